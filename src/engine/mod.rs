@@ -1,0 +1,88 @@
+//! Engines: what delivers messages to the actors in virtual time.
+//!
+//! Both engines share the [`Driver`]: one event queue ordered by (time,
+//! sequence), one recorder, one rule for applying an actor's effects. They
+//! differ only in where the actors live: [`plain`] keeps them in vectors and
+//! calls them directly; [`actix_host`] hosts each one in an actix actor and
+//! awaits its answer. Because the queue decides the order and each actor
+//! draws from its own random stream, both give the same results.
+
+pub mod actix_host;
+pub mod plain;
+pub mod world;
+
+use crate::metrics::Recorder;
+use crate::model::{Addr, Effect, Msg};
+use crate::queue::EventQueue;
+use crate::time::{SimDuration, SimTime};
+
+pub use world::World;
+
+/// Which engine runs the actors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EngineKind {
+    /// Actors called directly by a plain event loop.
+    #[default]
+    Default,
+    /// Every actor hosted by actix, on the same virtual clock.
+    Actix,
+}
+
+impl EngineKind {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Default => "default",
+            EngineKind::Actix => "actix",
+        }
+    }
+}
+
+/// The clock, the pending events and the recorder of a run.
+pub struct Driver {
+    queue: EventQueue<(Addr, Msg)>,
+    end: SimTime,
+    /// Where observations go.
+    pub recorder: Recorder,
+    /// Events delivered so far.
+    pub events: u64,
+}
+
+impl Driver {
+    /// A driver that runs until `end` and starts by sending [`Msg::Init`] to
+    /// each of `starters`.
+    pub fn new(recorder: Recorder, end: SimTime, starters: &[Addr]) -> Driver {
+        let mut queue = EventQueue::new();
+        for &to in starters {
+            queue.push(SimDuration::ZERO, (to, Msg::Init));
+        }
+        Driver { queue, end, recorder, events: 0 }
+    }
+
+    /// The next event due no later than the end, with its instant.
+    #[inline]
+    pub fn next(&mut self) -> Option<(SimTime, Addr, Msg)> {
+        if self.queue.peek_time()? > self.end {
+            return None;
+        }
+        let (now, (to, msg)) = self.queue.pop()?;
+        self.events += 1;
+        Some((now, to, msg))
+    }
+
+    /// Applies (and empties) the effects an actor produced at `now`.
+    #[inline]
+    pub fn apply(&mut self, now: SimTime, effects: &mut Vec<Effect>) {
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, delay, msg } => self.queue.push(delay, (to, msg)),
+                Effect::Record(obs) => self.recorder.observe(now, obs),
+            }
+        }
+    }
+
+    /// The end of the run.
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+}

@@ -1,0 +1,103 @@
+//! Building the actors and what they share from a scenario.
+
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+
+use crate::api::Strategy;
+use crate::model::{self, Addr, Device, EdgeNode, Env, Network, Scheduler, SessionSource, Stream};
+use crate::scenario::Scenario;
+use crate::time::SimDuration;
+
+/// Every actor of a run.
+pub struct World {
+    /// The session source.
+    pub source: SessionSource,
+    /// Devices, by id.
+    pub devices: Vec<Device>,
+    /// Scheduler replicas, by id.
+    pub schedulers: Vec<Scheduler>,
+    /// Edge nodes, by id.
+    pub nodes: Vec<EdgeNode>,
+}
+
+/// The actors that act on their own and get [`model::Msg::Init`] at time zero.
+pub const STARTERS: [Addr; 1] = [Addr::Source];
+
+impl World {
+    /// Builds the shared environment and every actor of `scenario`.
+    pub fn build(scenario: &Scenario) -> (World, Env) {
+        let env = build_env(scenario);
+        let seed = scenario.seed;
+        let fleet = &scenario.fleet;
+        let world = World {
+            source: SessionSource::new(scenario.population.count, model::stream(seed, Stream::Source, 0)),
+            devices: build_devices(scenario),
+            schedulers: vec![Scheduler::new(
+                0,
+                fleet,
+                scenario.geo.cities().len(),
+                scenario.population.count,
+                model::stream(seed, Stream::Scheduler, 0),
+            )],
+            nodes: (0..fleet.node_count() as u32)
+                .map(|n| EdgeNode::new(n, fleet.node_region(n), fleet.node_pods(n), model::stream(seed, Stream::Node, u64::from(n))))
+                .collect(),
+        };
+        (world, env)
+    }
+
+    /// Hands `msg` to the actor at `to`.
+    #[inline]
+    pub fn deliver(&mut self, to: Addr, msg: model::Msg, ctx: &mut model::Ctx<'_>) {
+        use model::Actor;
+        match to {
+            Addr::Source => self.source.handle(msg, ctx),
+            Addr::Device(d) => self.devices[d as usize].handle(msg, ctx),
+            Addr::Scheduler(s) => self.schedulers[s as usize].handle(msg, ctx),
+            Addr::Node(n) => self.nodes[n as usize].handle(msg, ctx),
+        }
+    }
+}
+
+fn build_env(scenario: &Scenario) -> Env {
+    let lat = &scenario.latency;
+    let network = Network::new(
+        lat.network_base.clone(),
+        lat.network_jitter.clone(),
+        lat.network_ns_per_km,
+        lat.scheduler_at,
+        scenario.geo.cities().iter().map(|c| (c.latitude, c.longitude)),
+        scenario.fleet.regions().iter().map(|r| (r.lat, r.lon)),
+    );
+    let strategies: Vec<Strategy> =
+        scenario.workload.strategy_regions.iter().map(|regions| Strategy { regions: regions.clone() }).collect();
+    Env {
+        fleet: scenario.fleet.clone(),
+        geo: scenario.geo.clone(),
+        network,
+        processing: lat.scheduler_processing.clone(),
+        workers: lat.scheduler_workers,
+        activation: lat.pod_activation.clone(),
+        holding: scenario.workload.holding.clone(),
+        mean_interarrival: SimDuration::from_secs_f64(1.0 / scenario.workload.arrival_rate_per_s),
+        start_strategy: if strategies.is_empty() { None } else { Some(0) },
+        strategies,
+    }
+}
+
+/// Places each device in a city (by population) and an ISP (by share), and
+/// gives it an address of that ISP in that city.
+fn build_devices(scenario: &Scenario) -> Vec<Device> {
+    let pop = &scenario.population;
+    let mut rng = model::stream(scenario.seed, Stream::Population, 0);
+    let city_pick = WeightedIndex::new(pop.cities.iter().map(|c| c.1)).expect("checked: some city has people");
+    let isp_pick = WeightedIndex::new(pop.isp_share).expect("checked: some ISP has a share");
+    (0..pop.count)
+        .map(|id| {
+            let city = pop.cities[city_pick.sample(&mut rng)].0;
+            let isp = crate::geo::Isp::ALL[isp_pick.sample(&mut rng)];
+            let ip = scenario.geo.draw_ip(city, isp, &mut rng).expect("checked: the ISP has addresses in the city");
+            Device::new(id, ip, city, model::stream(scenario.seed, Stream::Device, u64::from(id)))
+        })
+        .collect()
+}

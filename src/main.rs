@@ -1,0 +1,118 @@
+//! The `ensim` command line: parses arguments, runs, and maps errors to exit
+//! codes (0 ok, 1 a check or service level failed, 2 bad input or error).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use ensim::engine::EngineKind;
+use ensim::report;
+use ensim::scenario::Scenario;
+
+/// Simulate and load-test an edge-cloud device scheduler in virtual time.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario file and write its reports.
+    Run(RunArgs),
+    /// Check a scenario file and describe what it would simulate.
+    Validate {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// Seed of every random stream, instead of the scenario's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Which engine runs the actors.
+    #[arg(long, value_enum, default_value_t = EngineKind::Default)]
+    engine: EngineKind,
+    /// Results folder [default: results/<scenario name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate { scenario } => validate(&scenario),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("ensim: error: {}", chain.join(": "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut scenario = Scenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let out = ensim::run::run(&scenario, args.engine)?;
+    let dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    report::write_folder(&dir, &report::result_files(&out))
+        .with_context(|| format!("cannot write the results folder {}", dir.display()))?;
+    if !args.quiet {
+        print_table(&out);
+        println!("wrote {}", dir.join("summary.csv").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(out: &ensim::run::RunOutput) {
+    let m = &out.measurements;
+    println!(
+        "{} (seed {}, {} engine): {:.0} s measured, {} sessions arrived, {} events",
+        out.scenario,
+        out.seed,
+        out.engine.name(),
+        m.measured.as_secs_f64(),
+        m.arrivals,
+        out.events
+    );
+    println!("{:<8} {:<26} {:>9} {:>10} {:>10} {:>10} {:>10}", "action", "outcome", "count", "mean_ms", "p50_ms", "p99_ms", "max_ms");
+    for r in report::summary_rows(m) {
+        println!(
+            "{:<8} {:<26} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            r.action, r.outcome, r.count, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
+        );
+    }
+}
+
+fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let s = Scenario::load(path)?;
+    println!(
+        "{}: ok: {} regions, {} nodes, {} pods; {} devices in {} cities; {:.3} sessions/s for {} s (seed {})",
+        path.display(),
+        s.fleet.regions().len(),
+        s.fleet.node_count(),
+        s.fleet.pod_count(),
+        s.population.count,
+        s.population.cities.len(),
+        s.workload.arrival_rate_per_s,
+        s.duration.as_secs_f64(),
+        s.seed
+    );
+    Ok(ExitCode::SUCCESS)
+}

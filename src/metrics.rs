@@ -1,0 +1,191 @@
+//! The recorder: the one place every engine sends its observations.
+//!
+//! Latency histograms are kept per (action, outcome) in nanoseconds, with the
+//! exact sum and maximum beside them; pod occupancy is integrated over time
+//! per region. Only what happens after the warm-up counts: a request counts if
+//! it was sent after the warm-up, an arrival if it came after it.
+
+use hdrhistogram::Histogram;
+
+use crate::api::{Action, Outcome};
+use crate::fleet::Fleet;
+use crate::model::Observation;
+use crate::time::{SimDuration, SimTime};
+
+/// Latencies of one (action, outcome).
+#[derive(Clone, Debug)]
+pub struct LatencyStats {
+    /// The action.
+    pub action: Action,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Latencies in nanoseconds, 3 significant digits.
+    pub histogram: Histogram<u64>,
+    /// Exact sum, in nanoseconds.
+    pub sum_ns: u128,
+    /// Exact maximum, in nanoseconds.
+    pub max_ns: u64,
+}
+
+impl LatencyStats {
+    fn new(action: Action, outcome: Outcome) -> LatencyStats {
+        LatencyStats {
+            action,
+            outcome,
+            histogram: Histogram::new(3).expect("3 significant digits is valid"),
+            sum_ns: 0,
+            max_ns: 0,
+        }
+    }
+
+    /// Number of answers.
+    pub fn count(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// Exact mean, in milliseconds.
+    pub fn mean_ms(&self) -> f64 {
+        if self.count() == 0 { 0.0 } else { self.sum_ns as f64 / self.count() as f64 / 1e6 }
+    }
+
+    /// The `q` quantile in milliseconds, never above the exact maximum.
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        self.histogram.value_at_quantile(q).min(self.max_ns) as f64 / 1e6
+    }
+
+    /// Exact maximum, in milliseconds.
+    pub fn max_ms(&self) -> f64 {
+        self.max_ns as f64 / 1e6
+    }
+}
+
+/// Pod occupancy of one region.
+#[derive(Clone, Debug, Default)]
+pub struct RegionOccupancy {
+    /// Pods busy now.
+    pub busy: u32,
+    /// Most pods busy at once.
+    pub peak: u32,
+    /// Integral of busy pods over measured time, in pod-nanoseconds.
+    pub area: u128,
+    since: SimTime,
+}
+
+/// Collects observations during a run.
+pub struct Recorder {
+    warmup: SimTime,
+    answers: Vec<Option<LatencyStats>>,
+    arrivals: u64,
+    arrivals_lost: u64,
+    regions: Vec<RegionOccupancy>,
+}
+
+fn slot(action: Action, outcome: Outcome) -> usize {
+    action as usize * Outcome::ALL.len() + outcome as usize
+}
+
+impl Recorder {
+    /// A recorder for a run over `fleet` that ignores the first `warmup`.
+    pub fn new(fleet: &Fleet, warmup: SimDuration) -> Recorder {
+        Recorder {
+            warmup: SimTime::ZERO + warmup,
+            answers: vec![None; Action::ALL.len() * Outcome::ALL.len()],
+            arrivals: 0,
+            arrivals_lost: 0,
+            regions: vec![RegionOccupancy::default(); fleet.regions().len()],
+        }
+    }
+
+    /// Takes one observation made at `now`.
+    pub fn observe(&mut self, now: SimTime, obs: Observation) {
+        match obs {
+            Observation::Answer { action, outcome, sent_at } => {
+                if sent_at < self.warmup {
+                    return;
+                }
+                let latency = now.since(sent_at).as_nanos();
+                let stats = self.answers[slot(action, outcome)].get_or_insert_with(|| LatencyStats::new(action, outcome));
+                if stats.histogram.record(latency).is_err() {
+                    stats.histogram.saturating_record(latency);
+                }
+                stats.sum_ns += u128::from(latency);
+                stats.max_ns = stats.max_ns.max(latency);
+            }
+            Observation::PodBusy { region, busy } => {
+                let warmup = self.warmup;
+                let r = &mut self.regions[region as usize];
+                advance(r, now, warmup);
+                if busy {
+                    r.busy += 1;
+                    r.peak = r.peak.max(r.busy);
+                } else {
+                    r.busy -= 1;
+                }
+            }
+            Observation::Arrival if now >= self.warmup => self.arrivals += 1,
+            Observation::ArrivalLost if now >= self.warmup => self.arrivals_lost += 1,
+            Observation::Arrival | Observation::ArrivalLost => {}
+        }
+    }
+
+    /// Closes the integrals at `end` and hands over the figures.
+    pub fn finish(mut self, end: SimTime) -> Measurements {
+        let warmup = self.warmup;
+        for r in &mut self.regions {
+            advance(r, end, warmup);
+        }
+        Measurements {
+            measured: end.since(warmup),
+            answers: self.answers.into_iter().flatten().collect(),
+            arrivals: self.arrivals,
+            arrivals_lost: self.arrivals_lost,
+            regions: self.regions,
+        }
+    }
+}
+
+fn advance(r: &mut RegionOccupancy, now: SimTime, warmup: SimTime) {
+    let from = r.since.max(warmup);
+    if now > from {
+        r.area += u128::from(r.busy) * u128::from(now.since(from).as_nanos());
+    }
+    r.since = now;
+}
+
+/// What a run measured.
+#[derive(Clone, Debug)]
+pub struct Measurements {
+    /// Measured span: the run less the warm-up.
+    pub measured: SimDuration,
+    /// Latencies per (action, outcome) that occurred, in report order.
+    pub answers: Vec<LatencyStats>,
+    /// Sessions that arrived.
+    pub arrivals: u64,
+    /// Sessions that found every device busy.
+    pub arrivals_lost: u64,
+    /// Occupancy per region, by region id.
+    pub regions: Vec<RegionOccupancy>,
+}
+
+impl Measurements {
+    /// The stats of one (action, outcome), if it occurred.
+    pub fn answer(&self, action: Action, outcome: Outcome) -> Option<&LatencyStats> {
+        self.answers.iter().find(|s| s.action == action && s.outcome == outcome)
+    }
+
+    /// Number of answers of `action` with `outcome`.
+    pub fn count(&self, action: Action, outcome: Outcome) -> u64 {
+        self.answer(action, outcome).map_or(0, LatencyStats::count)
+    }
+
+    /// Number of answers of `action`, whatever the outcome.
+    pub fn total(&self, action: Action) -> u64 {
+        self.answers.iter().filter(|s| s.action == action).map(LatencyStats::count).sum()
+    }
+
+    /// Time-average of busy pods over the measured span, per region.
+    pub fn mean_busy(&self, region: usize) -> f64 {
+        let span = self.measured.as_nanos();
+        if span == 0 { 0.0 } else { self.regions[region].area as f64 / span as f64 }
+    }
+}

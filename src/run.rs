@@ -1,0 +1,59 @@
+//! A run: one scenario, one seed, one engine, to measurements. This is the
+//! library entry point that the command line, tests, benchmarks and sweeps
+//! call.
+
+use std::sync::Arc;
+
+use crate::engine::{self, Driver, EngineKind, World};
+use crate::metrics::{Measurements, Recorder};
+use crate::model::Env;
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+
+/// A run that failed after the scenario was accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An actix mailbox closed under the driver.
+    #[error("the actix engine lost an actor: {0}")]
+    Mailbox(#[from] actix::MailboxError),
+}
+
+/// What a run produced.
+pub struct RunOutput {
+    /// Scenario name.
+    pub scenario: String,
+    /// The seed used.
+    pub seed: u64,
+    /// The engine used.
+    pub engine: EngineKind,
+    /// The figures.
+    pub measurements: Measurements,
+    /// Events delivered.
+    pub events: u64,
+    /// The actors as the run left them.
+    pub world: World,
+    /// What they shared.
+    pub env: Arc<Env>,
+}
+
+/// Runs `scenario` with `engine` from time zero to its duration.
+pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunError> {
+    let (world, env) = World::build(scenario);
+    let env = Arc::new(env);
+    let end = SimTime::ZERO + scenario.duration;
+    let mut driver = Driver::new(Recorder::new(&scenario.fleet, scenario.warmup), end, &engine::world::STARTERS);
+    let world = match engine {
+        EngineKind::Default => engine::plain::run(world, &env, &mut driver),
+        EngineKind::Actix => engine::actix_host::run(world, env.clone(), &mut driver)?,
+    };
+    let events = driver.events;
+    Ok(RunOutput {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        engine,
+        measurements: driver.recorder.finish(end),
+        events,
+        world,
+        env,
+    })
+}

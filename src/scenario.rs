@@ -1,0 +1,611 @@
+//! Scenario files: read raw from TOML, then checked into a [`Scenario`].
+//!
+//! [`RawScenario`] mirrors the file, with serde defaults for what a user would
+//! leave alone and no unknown keys allowed. [`Scenario::from_raw`] checks every
+//! value, loads the geography and lays out the fleet; the rest of the program
+//! trusts what it returns. Every error names the file, the key or line, and
+//! what to change.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dist::{Dist, DistSpec};
+use crate::fleet::{Fleet, PortLayout, RegionLayout};
+use crate::geo::{self, CityId, GeoIp, Isp, IspSet};
+use crate::time::SimDuration;
+
+/// A scenario that cannot be used, with where and why. Its `Display` is one
+/// line.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the scenario file: {source}")]
+    Read {
+        /// The scenario file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, or a key is unknown or of the wrong type.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The scenario file.
+        path: String,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// A value is impossible.
+    #[error("{path}: {key}: {message}")]
+    Value {
+        /// The scenario file.
+        path: String,
+        /// The dotted key, such as `workload.arrival_rate_per_s`.
+        key: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A data file the scenario names is unusable.
+    #[error("{path}: {source}")]
+    Data {
+        /// The scenario file.
+        path: String,
+        /// The data error, naming the data file.
+        source: geo::DataError,
+    },
+}
+
+/// The scenario file as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Name of the results folder; defaults to the file's stem.
+    pub name: Option<String>,
+    /// Seed of every random stream; `--seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Simulated time to run, in seconds.
+    pub duration_s: f64,
+    /// Simulated time at the start that is not measured, in seconds.
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Where the geography comes from.
+    #[serde(default)]
+    pub data: RawData,
+    /// Regions, nodes, instances and pods.
+    #[serde(default)]
+    pub fleet: RawFleet,
+    /// The device population.
+    #[serde(default)]
+    pub devices: RawDevices,
+    /// Sessions and what they do.
+    pub workload: RawWorkload,
+    /// Delays and processing times.
+    #[serde(default)]
+    pub latency: RawLatency,
+}
+
+/// Data files; each defaults to the copy built into ensim from `data/`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    /// Region table, like `data/ens-regions.csv`.
+    pub regions_csv: Option<PathBuf>,
+    /// City table, like `data/cn-cities.csv`.
+    pub cities_csv: Option<PathBuf>,
+    /// ISP ranges, like `data/cn-isp-ipv4.csv`.
+    pub ip_ranges_csv: Option<PathBuf>,
+}
+
+/// The fleet as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFleet {
+    /// Region ids to use; absent means every region with coordinates.
+    pub regions: Option<Vec<String>>,
+    /// Edge nodes in each region.
+    pub nodes_per_region: u32,
+    /// Instances on each node.
+    pub instances_per_node: u32,
+    /// Pods on each instance.
+    pub pods_per_instance: u32,
+    /// Address of the first instance.
+    pub first_instance_ip: String,
+    /// First port of pod 0 on each instance.
+    pub first_port: u16,
+    /// Ports per pod (the `TcpPorts` range).
+    pub ports_per_pod: u16,
+    /// Per-region changes.
+    #[serde(rename = "region")]
+    pub overrides: Vec<RawRegionOverride>,
+}
+
+impl Default for RawFleet {
+    fn default() -> Self {
+        RawFleet {
+            regions: None,
+            nodes_per_region: 2,
+            instances_per_node: 4,
+            pods_per_instance: 8,
+            first_instance_ip: "100.64.0.1".into(),
+            first_port: 10000,
+            ports_per_pod: 9,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// `[[fleet.region]]`: one region's own sizes or coordinates.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegionOverride {
+    /// The region id.
+    pub id: String,
+    /// Edge nodes in this region.
+    pub nodes: Option<u32>,
+    /// Instances per node in this region.
+    pub instances_per_node: Option<u32>,
+    /// Pods per instance in this region.
+    pub pods_per_instance: Option<u32>,
+    /// Latitude, for a region the table has none for.
+    pub lat: Option<f64>,
+    /// Longitude, for a region the table has none for.
+    pub lon: Option<f64>,
+}
+
+/// The device population as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDevices {
+    /// How many devices exist.
+    pub count: u32,
+    /// City names devices live in; absent means every city.
+    pub cities: Option<Vec<String>>,
+    /// Keep only the most populous N of those cities.
+    pub top_cities: Option<usize>,
+    /// Share of devices per ISP; normalised.
+    pub isp_share: IspShare,
+}
+
+impl Default for RawDevices {
+    fn default() -> Self {
+        RawDevices { count: 10_000, cities: None, top_cities: None, isp_share: IspShare::default() }
+    }
+}
+
+/// Relative share of devices per ISP.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IspShare {
+    /// China Telecom.
+    pub telecom: f64,
+    /// China Unicom.
+    pub unicom: f64,
+    /// China Mobile.
+    pub cmcc: f64,
+}
+
+impl Default for IspShare {
+    /// Roughly the fixed-broadband market split in China.
+    fn default() -> Self {
+        IspShare { telecom: 0.40, unicom: 0.25, cmcc: 0.35 }
+    }
+}
+
+/// Sessions as written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// Poisson arrival rate of sessions, per second.
+    pub arrival_rate_per_s: f64,
+    /// How long a device holds its pod, from the `Start` answer to `Stop`.
+    pub holding: DistSpec,
+    /// A `ScheduleStrategy` every `Start` carries.
+    pub schedule_strategy: Option<RawStrategy>,
+}
+
+/// A `ScheduleStrategy`, as the API writes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawStrategy {
+    /// Only `RegionId` is defined.
+    pub select_level: String,
+    /// The region ids allowed.
+    pub values: Vec<String>,
+}
+
+/// Delays as written; all in milliseconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLatency {
+    /// One-way network delay before distance is added.
+    pub network_base: DistSpec,
+    /// One-way delay per kilometre of great-circle distance, in ms.
+    pub network_per_km_ms: f64,
+    /// Extra one-way delay drawn for each message.
+    pub network_jitter: DistSpec,
+    /// Time the scheduler spends on one request.
+    pub scheduler_processing: DistSpec,
+    /// Requests the scheduler works on at once; more wait in a queue.
+    pub scheduler_workers: u32,
+    /// The city the scheduler runs in.
+    pub scheduler_city: String,
+    /// Time an edge node takes to activate a pod for `Start`.
+    pub pod_activation: DistSpec,
+}
+
+impl Default for RawLatency {
+    fn default() -> Self {
+        RawLatency {
+            network_base: DistSpec::Constant { ms: 2.0 },
+            // Light in fibre covers a km in 5 us; routes run about twice the great circle.
+            network_per_km_ms: 0.01,
+            network_jitter: DistSpec::Exponential { mean_ms: 1.0 },
+            scheduler_processing: DistSpec::Lognormal {
+                mu: None,
+                sigma: None,
+                mean_ms: Some(5.0),
+                p99_ms: Some(20.0),
+            },
+            scheduler_workers: 32,
+            scheduler_city: "Hangzhou".into(),
+            pod_activation: DistSpec::Uniform { min_ms: 200.0, max_ms: 800.0 },
+        }
+    }
+}
+
+/// A checked scenario: everything a run needs.
+#[derive(Clone)]
+pub struct Scenario {
+    /// Results folder name.
+    pub name: String,
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: SimDuration,
+    /// Unmeasured time at the start.
+    pub warmup: SimDuration,
+    /// The fleet layout.
+    pub fleet: Arc<Fleet>,
+    /// The client-IP database.
+    pub geo: Arc<GeoIp>,
+    /// The device population.
+    pub population: Population,
+    /// Sessions.
+    pub workload: Workload,
+    /// Delays.
+    pub latency: Latency,
+    /// The file as read, for the record.
+    pub raw: RawScenario,
+}
+
+/// The checked device population.
+#[derive(Clone, Debug)]
+pub struct Population {
+    /// Number of devices.
+    pub count: u32,
+    /// Cities with their weights (population).
+    pub cities: Vec<(CityId, f64)>,
+    /// Weight per ISP, by [`Isp::index`].
+    pub isp_share: [f64; 3],
+}
+
+/// The checked workload.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// Sessions per second.
+    pub arrival_rate_per_s: f64,
+    /// Holding time.
+    pub holding: Dist,
+    /// Regions every `Start` is limited to, if any.
+    pub strategy_regions: Option<Vec<crate::fleet::RegionId>>,
+}
+
+/// The checked latency model.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    /// One-way base delay.
+    pub network_base: Dist,
+    /// Nanoseconds of one-way delay per km.
+    pub network_ns_per_km: f64,
+    /// One-way jitter.
+    pub network_jitter: Dist,
+    /// Scheduler work per request.
+    pub scheduler_processing: Dist,
+    /// Scheduler concurrency.
+    pub scheduler_workers: u32,
+    /// Scheduler position (lat, lon).
+    pub scheduler_at: (f64, f64),
+    /// Pod activation time.
+    pub pod_activation: Dist,
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: shown.clone(), source })?;
+        let raw = parse_toml(&text, &shown)?;
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut scenario = Scenario::from_raw(raw, &shown, base, stem)?;
+        scenario.path = Some(path.to_path_buf());
+        Ok(scenario)
+    }
+
+    /// Checks a parsed scenario. `shown` names it in errors, `base` is where
+    /// relative data paths start, `default_name` names it if the file does not.
+    pub fn from_raw(
+        raw: RawScenario,
+        shown: &str,
+        base: &Path,
+        default_name: Option<String>,
+    ) -> Result<Scenario, ScenarioError> {
+        let v = Checker { path: shown };
+        let name = raw.name.clone().or(default_name).unwrap_or_else(|| "scenario".into());
+        v.ensure(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "name",
+            || format!("{name:?} cannot name a folder; use letters, digits, '-', '_' or '.'"),
+        )?;
+        v.positive("duration_s", raw.duration_s, "seconds of simulated time")?;
+        v.ensure(raw.warmup_s.is_finite() && raw.warmup_s >= 0.0 && raw.warmup_s < raw.duration_s, "warmup_s", || {
+            format!("{} must be zero or more and below duration_s = {}", raw.warmup_s, raw.duration_s)
+        })?;
+
+        let geo = Arc::new(load_geo(&raw.data, base, &v)?);
+        let fleet = Arc::new(build_fleet(&raw, base, &v)?);
+        let population = build_population(&raw.devices, &geo, &v)?;
+        let workload = build_workload(&raw.workload, &fleet, &v)?;
+        let latency = build_latency(&raw.latency, &geo, &v)?;
+
+        Ok(Scenario {
+            name,
+            path: None,
+            seed: raw.seed,
+            duration: SimDuration::from_secs_f64(raw.duration_s),
+            warmup: SimDuration::from_secs_f64(raw.warmup_s),
+            fleet,
+            geo,
+            population,
+            workload,
+            latency,
+            raw,
+        })
+    }
+}
+
+/// Parses scenario TOML, turning a parse error into one line with its place.
+pub fn parse_toml(text: &str, shown: &str) -> Result<RawScenario, ScenarioError> {
+    toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let message = e.message().trim().replace('\n', "; ");
+        ScenarioError::Syntax { path: shown.to_string(), line, column, message }
+    })
+}
+
+/// Builds value errors for one scenario file.
+struct Checker<'a> {
+    path: &'a str,
+}
+
+impl Checker<'_> {
+    fn error(&self, key: &str, message: String) -> ScenarioError {
+        ScenarioError::Value { path: self.path.to_string(), key: key.to_string(), message }
+    }
+
+    fn ensure(&self, ok: bool, key: &str, message: impl FnOnce() -> String) -> Result<(), ScenarioError> {
+        if ok { Ok(()) } else { Err(self.error(key, message())) }
+    }
+
+    fn positive(&self, key: &str, value: f64, unit: &str) -> Result<(), ScenarioError> {
+        self.ensure(value.is_finite() && value > 0.0, key, || {
+            format!("{value} is not allowed; give a number of {unit} above zero")
+        })
+    }
+
+    fn at_least_one(&self, key: &str, value: u32, what: &str) -> Result<(), ScenarioError> {
+        self.ensure(value >= 1, key, || format!("{value} is not allowed; give at least one {what}"))
+    }
+
+    fn dist(&self, key: &str, spec: &DistSpec) -> Result<Dist, ScenarioError> {
+        spec.build().map_err(|e| self.error(key, format!("{e}")))
+    }
+
+    fn data<T>(&self, r: Result<T, geo::DataError>) -> Result<T, ScenarioError> {
+        r.map_err(|source| ScenarioError::Data { path: self.path.to_string(), source })
+    }
+}
+
+fn read_data_file(path: &Path, base: &Path, key: &str, v: &Checker) -> Result<(String, String), ScenarioError> {
+    let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    let text = std::fs::read_to_string(&full)
+        .map_err(|e| v.error(key, format!("cannot read {}: {e}", full.display())))?;
+    Ok((text, full.display().to_string()))
+}
+
+fn load_geo(data: &RawData, base: &Path, v: &Checker) -> Result<GeoIp, ScenarioError> {
+    let cities = match &data.cities_csv {
+        None => v.data(geo::parse_cities(geo::builtin::CITIES_CSV, "built-in data/cn-cities.csv"))?,
+        Some(p) => {
+            let (text, shown) = read_data_file(p, base, "data.cities_csv", v)?;
+            v.data(geo::parse_cities(&text, &shown))?
+        }
+    };
+    let ranges = match &data.ip_ranges_csv {
+        None => v.data(geo::parse_ip_ranges(geo::builtin::IP_RANGES_CSV, "built-in data/cn-isp-ipv4.csv"))?,
+        Some(p) => {
+            let (text, shown) = read_data_file(p, base, "data.ip_ranges_csv", v)?;
+            v.data(geo::parse_ip_ranges(&text, &shown))?
+        }
+    };
+    Ok(GeoIp::new(cities, ranges))
+}
+
+fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, ScenarioError> {
+    let f = &raw.fleet;
+    let table = match &raw.data.regions_csv {
+        None => v.data(geo::parse_regions(geo::builtin::REGIONS_CSV, "built-in data/ens-regions.csv"))?,
+        Some(p) => {
+            let (text, shown) = read_data_file(p, base, "data.regions_csv", v)?;
+            v.data(geo::parse_regions(&text, &shown))?
+        }
+    };
+    v.at_least_one("fleet.nodes_per_region", f.nodes_per_region, "node per region")?;
+    v.at_least_one("fleet.instances_per_node", f.instances_per_node, "instance per node")?;
+    v.at_least_one("fleet.pods_per_instance", f.pods_per_instance, "pod per instance")?;
+    v.ensure(f.ports_per_pod >= 1, "fleet.ports_per_pod", || "0 is not allowed; give at least one port per pod".into())?;
+    let first_ip: std::net::Ipv4Addr = f.first_instance_ip.parse().map_err(|_| {
+        v.error("fleet.first_instance_ip", format!("{:?} is not an IPv4 address such as \"100.64.0.1\"", f.first_instance_ip))
+    })?;
+
+    for (i, o) in f.overrides.iter().enumerate() {
+        let key = format!("fleet.region[{i}]");
+        v.ensure(table.iter().any(|r| r.ens_region_id == o.id), &format!("{key}.id"), || {
+            format!("no region {:?} in the region table", o.id)
+        })?;
+        for (field, value) in [("nodes", o.nodes), ("instances_per_node", o.instances_per_node), ("pods_per_instance", o.pods_per_instance)] {
+            if let Some(n) = value {
+                v.at_least_one(&format!("{key}.{field}"), n, field.trim_end_matches("_per_node").trim_end_matches("_per_instance"))?;
+            }
+        }
+    }
+
+    let chosen: Vec<&geo::RegionRecord> = match &f.regions {
+        None => table
+            .iter()
+            .filter(|r| (r.lat.is_some() && r.lon.is_some()) || f.overrides.iter().any(|o| o.id == r.ens_region_id && o.lat.is_some()))
+            .collect(),
+        Some(ids) => {
+            v.ensure(!ids.is_empty(), "fleet.regions", || "the list is empty; name at least one region, or leave the key out for all".into())?;
+            let mut chosen = Vec::new();
+            for id in ids {
+                let rec = table.iter().find(|r| &r.ens_region_id == id).ok_or_else(|| {
+                    v.error("fleet.regions", format!("no region {id:?} in the region table (see data/ens-regions.csv)"))
+                })?;
+                v.ensure(!chosen.iter().any(|c: &&geo::RegionRecord| &c.ens_region_id == id), "fleet.regions", || format!("{id:?} is listed twice"))?;
+                chosen.push(rec);
+            }
+            chosen
+        }
+    };
+
+    let mut layouts = Vec::with_capacity(chosen.len());
+    for rec in chosen {
+        let o = f.overrides.iter().find(|o| o.id == rec.ens_region_id);
+        let lat = o.and_then(|o| o.lat).or(rec.lat);
+        let lon = o.and_then(|o| o.lon).or(rec.lon);
+        let (Some(lat), Some(lon)) = (lat, lon) else {
+            return Err(v.error(
+                "fleet.regions",
+                format!("region {:?} has no coordinates; add [[fleet.region]] with id, lat and lon", rec.ens_region_id),
+            ));
+        };
+        layouts.push(RegionLayout {
+            id: rec.ens_region_id.clone(),
+            lat,
+            lon,
+            serves: IspSet::from_token(&rec.isp_token),
+            nodes: o.and_then(|o| o.nodes).unwrap_or(f.nodes_per_region),
+            instances_per_node: o.and_then(|o| o.instances_per_node).unwrap_or(f.instances_per_node),
+            pods_per_instance: o.and_then(|o| o.pods_per_instance).unwrap_or(f.pods_per_instance),
+        });
+    }
+    let pods: u64 = layouts.iter().map(|l| u64::from(l.nodes) * u64::from(l.instances_per_node) * u64::from(l.pods_per_instance)).sum();
+    v.ensure(pods < u64::from(u32::MAX), "fleet", || format!("{pods} pods is more than ensim can number; use fewer"))?;
+    let max_pods = layouts.iter().map(|l| l.pods_per_instance).max().unwrap_or(1);
+    v.ensure(
+        u32::from(f.first_port) + max_pods * u32::from(f.ports_per_pod) <= 65536,
+        "fleet.ports_per_pod",
+        || format!("{max_pods} pods of {} ports from port {} run past port 65535; use fewer ports per pod", f.ports_per_pod, f.first_port),
+    )?;
+    let ports = PortLayout { first_instance_ip: u32::from(first_ip), first_port: f.first_port, ports_per_pod: f.ports_per_pod };
+    Ok(Fleet::new(&layouts, ports))
+}
+
+fn build_population(d: &RawDevices, geo: &GeoIp, v: &Checker) -> Result<Population, ScenarioError> {
+    v.at_least_one("devices.count", d.count, "device")?;
+    let mut ids: Vec<CityId> = match &d.cities {
+        None => (0..geo.cities().len() as CityId).collect(),
+        Some(names) => {
+            v.ensure(!names.is_empty(), "devices.cities", || "the list is empty; name at least one city, or leave the key out for all".into())?;
+            names
+                .iter()
+                .map(|n| geo.find_city(n).ok_or_else(|| v.error("devices.cities", format!("no city {n:?} in the city table (see data/cn-cities.csv)"))))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    ids.sort_by_key(|&c| (std::cmp::Reverse(geo.cities()[c as usize].population), c));
+    ids.dedup();
+    if let Some(top) = d.top_cities {
+        v.ensure(top >= 1, "devices.top_cities", || "0 is not allowed; give at least 1".into())?;
+        ids.truncate(top);
+    }
+    let cities: Vec<(CityId, f64)> = ids.into_iter().map(|c| (c, geo.cities()[c as usize].population as f64)).collect();
+    v.ensure(cities.iter().any(|c| c.1 > 0.0), "devices.cities", || "every chosen city has population 0".into())?;
+    let s = d.isp_share;
+    let share = [s.telecom, s.unicom, s.cmcc];
+    v.ensure(share.iter().all(|x| x.is_finite() && *x >= 0.0) && share.iter().sum::<f64>() > 0.0, "devices.isp_share", || {
+        "shares must be zero or more and not all zero".into()
+    })?;
+    for &(city, _) in &cities {
+        for isp in Isp::ALL {
+            v.ensure(share[isp.index()] == 0.0 || geo.has_addresses(city, isp), "devices.isp_share", || {
+                format!("{isp} has no addresses in {}; set its share to 0 or choose other cities", geo.cities()[city as usize].name)
+            })?;
+        }
+    }
+    Ok(Population { count: d.count, cities, isp_share: share })
+}
+
+fn build_workload(w: &RawWorkload, fleet: &Fleet, v: &Checker) -> Result<Workload, ScenarioError> {
+    v.positive("workload.arrival_rate_per_s", w.arrival_rate_per_s, "sessions per second")?;
+    let holding = v.dist("workload.holding", &w.holding)?;
+    let strategy_regions = match &w.schedule_strategy {
+        None => None,
+        Some(s) => {
+            v.ensure(s.select_level == "RegionId", "workload.schedule_strategy.selectLevel", || {
+                format!("{:?} is not a select level; use \"RegionId\"", s.select_level)
+            })?;
+            v.ensure(!s.values.is_empty(), "workload.schedule_strategy.values", || "name at least one region".into())?;
+            let ids = s
+                .values
+                .iter()
+                .map(|id| fleet.find_region(id).ok_or_else(|| v.error("workload.schedule_strategy.values", format!("{id:?} is not a region of this fleet"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(ids)
+        }
+    };
+    Ok(Workload { arrival_rate_per_s: w.arrival_rate_per_s, holding, strategy_regions })
+}
+
+fn build_latency(l: &RawLatency, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {
+    v.ensure(l.network_per_km_ms.is_finite() && l.network_per_km_ms >= 0.0, "latency.network_per_km_ms", || {
+        format!("{} is not allowed; give milliseconds per km, zero or more", l.network_per_km_ms)
+    })?;
+    v.at_least_one("latency.scheduler_workers", l.scheduler_workers, "worker")?;
+    let city = geo
+        .find_city(&l.scheduler_city)
+        .ok_or_else(|| v.error("latency.scheduler_city", format!("no city {:?} in the city table", l.scheduler_city)))?;
+    let c = &geo.cities()[city as usize];
+    Ok(Latency {
+        network_base: v.dist("latency.network_base", &l.network_base)?,
+        network_ns_per_km: l.network_per_km_ms * 1e6,
+        network_jitter: v.dist("latency.network_jitter", &l.network_jitter)?,
+        scheduler_processing: v.dist("latency.scheduler_processing", &l.scheduler_processing)?,
+        scheduler_workers: l.scheduler_workers,
+        scheduler_at: (c.latitude, c.longitude),
+        pod_activation: v.dist("latency.pod_activation", &l.pod_activation)?,
+    })
+}
