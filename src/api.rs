@@ -49,8 +49,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 4] =
-        [Outcome::Ok, Outcome::NoIdleResource, Outcome::InvalidParameter, Outcome::InvalidClientIp];
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::NoIdleResource,
+        Outcome::InvalidParameter,
+        Outcome::InvalidClientIp,
+    ];
 
     /// The name reports use: `Ok` or the API's error code.
     pub fn name(self) -> &'static str {

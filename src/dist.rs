@@ -126,7 +126,12 @@ impl DistSpec {
                 let normal = Normal::new(mean_ms, std_ms).map_err(|e| DistError(e.to_string()))?;
                 Ok(Dist::Normal(normal))
             }
-            DistSpec::Lognormal { mu, sigma, mean_ms, p99_ms } => {
+            DistSpec::Lognormal {
+                mu,
+                sigma,
+                mean_ms,
+                p99_ms,
+            } => {
                 let (mu, sigma) = lognormal_params(mu, sigma, mean_ms, p99_ms)?;
                 let ln = LogNormal::new(mu, sigma).map_err(|e| DistError(e.to_string()))?;
                 Ok(Dist::Lognormal(ln))
@@ -141,7 +146,12 @@ impl DistSpec {
             DistSpec::Uniform { min_ms, max_ms } => Some((min_ms + max_ms) / 2.0),
             DistSpec::Exponential { mean_ms } => Some(mean_ms),
             DistSpec::Normal { .. } => None,
-            DistSpec::Lognormal { mu, sigma, mean_ms, p99_ms } => {
+            DistSpec::Lognormal {
+                mu,
+                sigma,
+                mean_ms,
+                p99_ms,
+            } => {
                 let (mu, sigma) = lognormal_params(mu, sigma, mean_ms, p99_ms).ok()?;
                 Some((mu + sigma * sigma / 2.0).exp())
             }
@@ -158,7 +168,9 @@ fn lognormal_params(
 ) -> Result<(f64, f64), DistError> {
     match (mu, sigma, mean_ms, p99_ms) {
         (Some(mu), Some(sigma), None, None) => {
-            check(mu.is_finite(), || format!("mu = {mu} must be a finite number"))?;
+            check(mu.is_finite(), || {
+                format!("mu = {mu} must be a finite number")
+            })?;
             check(sigma.is_finite() && sigma >= 0.0, || {
                 format!("sigma = {sigma} must be zero or more")
             })?;
@@ -235,13 +247,29 @@ mod tests {
     fn mean_of(spec: &DistSpec, n: usize) -> f64 {
         let dist = spec.build().unwrap();
         let mut rng = Pcg64Mcg::seed_from_u64(7);
-        (0..n).map(|_| dist.sample(&mut rng).as_millis_f64()).sum::<f64>() / n as f64
+        (0..n)
+            .map(|_| dist.sample(&mut rng).as_millis_f64())
+            .sum::<f64>()
+            / n as f64
     }
 
     #[test]
     fn lognormal_by_mean_and_p99_has_that_mean_and_p99() {
-        let spec = DistSpec::Lognormal { mu: None, sigma: None, mean_ms: Some(20.0), p99_ms: Some(80.0) };
-        let DistSpec::Lognormal { mu, sigma, mean_ms, p99_ms } = spec.clone() else { unreachable!() };
+        let spec = DistSpec::Lognormal {
+            mu: None,
+            sigma: None,
+            mean_ms: Some(20.0),
+            p99_ms: Some(80.0),
+        };
+        let DistSpec::Lognormal {
+            mu,
+            sigma,
+            mean_ms,
+            p99_ms,
+        } = spec.clone()
+        else {
+            unreachable!()
+        };
         let (m, s) = lognormal_params(mu, sigma, mean_ms, p99_ms).unwrap();
         assert!(((m + s * s / 2.0).exp() - 20.0).abs() < 1e-9);
         assert!(((m + Z99 * s).exp() - 80.0).abs() < 1e-9);
@@ -252,15 +280,37 @@ mod tests {
         // Exponential: sd = mean, so the standard error of the mean of n draws is mean/sqrt(n).
         let n = 200_000;
         let got = mean_of(&DistSpec::Exponential { mean_ms: 10.0 }, n);
-        assert!((got - 10.0).abs() < 5.0 * 10.0 / (n as f64).sqrt(), "mean {got}");
+        assert!(
+            (got - 10.0).abs() < 5.0 * 10.0 / (n as f64).sqrt(),
+            "mean {got}"
+        );
     }
 
     #[test]
     fn negative_or_inconsistent_parameters_are_refused() {
         assert!(DistSpec::Exponential { mean_ms: -1.0 }.build().is_err());
-        assert!(DistSpec::Normal { mean_ms: -5.0, std_ms: 1.0 }.build().is_err());
-        assert!(DistSpec::Uniform { min_ms: 3.0, max_ms: 1.0 }.build().is_err());
-        let half = DistSpec::Lognormal { mu: Some(1.0), sigma: None, mean_ms: None, p99_ms: None };
+        assert!(
+            DistSpec::Normal {
+                mean_ms: -5.0,
+                std_ms: 1.0
+            }
+            .build()
+            .is_err()
+        );
+        assert!(
+            DistSpec::Uniform {
+                min_ms: 3.0,
+                max_ms: 1.0
+            }
+            .build()
+            .is_err()
+        );
+        let half = DistSpec::Lognormal {
+            mu: Some(1.0),
+            sigma: None,
+            mean_ms: None,
+            p99_ms: None,
+        };
         assert!(half.build().is_err());
     }
 }

@@ -118,11 +118,19 @@ impl Fleet {
                 for _ in 0..layout.instances_per_node {
                     let inst = fleet.instances.len() as u32;
                     let first = fleet.pod_instance.len() as PodId;
-                    fleet.instances.push(Instance { node: node_id, first_pod: first });
-                    fleet.pod_instance.extend(std::iter::repeat_n(inst, layout.pods_per_instance as usize));
+                    fleet.instances.push(Instance {
+                        node: node_id,
+                        first_pod: first,
+                    });
+                    fleet
+                        .pod_instance
+                        .extend(std::iter::repeat_n(inst, layout.pods_per_instance as usize));
                 }
                 let end = fleet.pod_instance.len() as PodId;
-                fleet.nodes.push(Node { region: r as RegionId, pods: (node_first_pod, end) });
+                fleet.nodes.push(Node {
+                    region: r as RegionId,
+                    pods: (node_first_pod, end),
+                });
             }
             fleet.regions.push(Region {
                 id: layout.id.clone(),
@@ -173,7 +181,10 @@ impl Fleet {
 
     /// The region with this id.
     pub fn find_region(&self, id: &str) -> Option<RegionId> {
-        self.regions.iter().position(|r| r.id == id).map(|i| i as RegionId)
+        self.regions
+            .iter()
+            .position(|r| r.id == id)
+            .map(|i| i as RegionId)
     }
 
     /// Instance id, address, index and ports of `pod`.
@@ -226,7 +237,11 @@ mod tests {
             instances_per_node: 2,
             pods_per_instance: 3,
         };
-        let ports = PortLayout { first_instance_ip: 0x0a00_0001, first_port: 10000, ports_per_pod: 9 };
+        let ports = PortLayout {
+            first_instance_ip: 0x0a00_0001,
+            first_port: 10000,
+            ports_per_pod: 9,
+        };
         Fleet::new(&[layout("a", 1), layout("b", 2)], ports)
     }
 

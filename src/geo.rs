@@ -87,7 +87,10 @@ impl IspSet {
         if token.trim().is_empty() || token.starts_with('(') {
             return IspSet::ALL;
         }
-        token.split('+').filter_map(|t| Isp::parse(t.trim())).fold(IspSet(0), IspSet::with)
+        token
+            .split('+')
+            .filter_map(|t| Isp::parse(t.trim()))
+            .fold(IspSet(0), IspSet::with)
     }
 }
 
@@ -112,7 +115,10 @@ pub struct DataError {
 }
 
 fn data_error(origin: &str, message: impl Into<String>) -> DataError {
-    DataError { origin: origin.to_string(), message: message.into() }
+    DataError {
+        origin: origin.to_string(),
+        message: message.into(),
+    }
 }
 
 fn read_rows<T: for<'de> Deserialize<'de>>(text: &str, origin: &str) -> Result<Vec<T>, DataError> {
@@ -162,7 +168,10 @@ pub type CityId = u32;
 pub fn parse_cities(text: &str, origin: &str) -> Result<Vec<City>, DataError> {
     let cities: Vec<City> = read_rows(text, origin)?;
     if cities.is_empty() {
-        return Err(data_error(origin, "no cities: the file has a header and no rows"));
+        return Err(data_error(
+            origin,
+            "no cities: the file has a header and no rows",
+        ));
     }
     if cities.iter().all(|c| c.population == 0) {
         return Err(data_error(origin, "every city has population 0"));
@@ -195,7 +204,10 @@ pub fn parse_ip_ranges(text: &str, origin: &str) -> Result<Vec<IpRange>, DataErr
     for (i, row) in rows.into_iter().enumerate() {
         let (start, end) = (u32::from(row.ip_range_start), u32::from(row.ip_range_end));
         if end < start {
-            return Err(data_error(origin, format!("row {}: range ends before it starts", i + 2)));
+            return Err(data_error(
+                origin,
+                format!("row {}: range ends before it starts", i + 2),
+            ));
         }
         if let Some(isp) = Isp::parse(&row.isp) {
             ranges.push(IpRange { start, end, isp });
@@ -205,7 +217,11 @@ pub fn parse_ip_ranges(text: &str, origin: &str) -> Result<Vec<IpRange>, DataErr
     if let Some(w) = ranges.windows(2).find(|w| w[1].start <= w[0].end) {
         return Err(data_error(
             origin,
-            format!("ranges starting {} and {} overlap", ip_string(w[0].start), ip_string(w[1].start)),
+            format!(
+                "ranges starting {} and {} overlap",
+                ip_string(w[0].start),
+                ip_string(w[1].start)
+            ),
         ));
     }
     Ok(ranges)
@@ -242,7 +258,11 @@ impl GeoIp {
         let total_pop: u128 = cities.iter().map(|c| c.population as u128).sum();
         let mut offsets = vec![0; ranges.len()];
         let spaces = Isp::ALL.map(|isp| {
-            let mut space = IspSpace { ranges: Vec::new(), offsets: Vec::new(), bounds: Vec::new() };
+            let mut space = IspSpace {
+                ranges: Vec::new(),
+                offsets: Vec::new(),
+                bounds: Vec::new(),
+            };
             let mut line = 0u64;
             for (i, r) in ranges.iter().enumerate().filter(|(_, r)| r.isp == isp) {
                 space.ranges.push(i as u32);
@@ -254,11 +274,18 @@ impl GeoIp {
             space.bounds.push(0);
             for city in &cities {
                 cumulative += city.population as u128;
-                space.bounds.push((line as u128 * cumulative / total_pop.max(1)) as u64);
+                space
+                    .bounds
+                    .push((line as u128 * cumulative / total_pop.max(1)) as u64);
             }
             space
         });
-        GeoIp { cities, ranges, offsets, spaces }
+        GeoIp {
+            cities,
+            ranges,
+            offsets,
+            spaces,
+        }
     }
 
     /// The built-in database of the shipped files.
@@ -287,7 +314,10 @@ impl GeoIp {
     /// The city and ISP an address belongs to, or `None` for an address of
     /// no known ISP.
     pub fn locate(&self, ip: u32) -> Option<(CityId, Isp)> {
-        let i = self.ranges.partition_point(|r| r.start <= ip).checked_sub(1)?;
+        let i = self
+            .ranges
+            .partition_point(|r| r.start <= ip)
+            .checked_sub(1)?;
         let range = self.ranges[i];
         if ip > range.end {
             return None;
@@ -342,7 +372,10 @@ mod tests {
     #[test]
     fn addresses_outside_every_range_have_no_location() {
         let geo = GeoIp::builtin().unwrap();
-        assert_eq!(geo.locate(u32::from(std::net::Ipv4Addr::new(127, 0, 0, 1))), None);
+        assert_eq!(
+            geo.locate(u32::from(std::net::Ipv4Addr::new(127, 0, 0, 1))),
+            None
+        );
         assert_eq!(geo.locate(0), None);
     }
 

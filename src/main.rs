@@ -70,7 +70,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         scenario.seed = seed;
     }
     let out = ensim::run::run(&scenario, args.engine)?;
-    let dir = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    let dir = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
     report::write_folder(&dir, &report::result_files(&out))
         .with_context(|| format!("cannot write the results folder {}", dir.display()))?;
     if !args.quiet {
@@ -91,7 +93,10 @@ fn print_table(out: &ensim::run::RunOutput) {
         m.arrivals,
         out.events
     );
-    println!("{:<8} {:<26} {:>9} {:>10} {:>10} {:>10} {:>10}", "action", "outcome", "count", "mean_ms", "p50_ms", "p99_ms", "max_ms");
+    println!(
+        "{:<8} {:<26} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "action", "outcome", "count", "mean_ms", "p50_ms", "p99_ms", "max_ms"
+    );
     for r in report::summary_rows(m) {
         println!(
             "{:<8} {:<26} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",

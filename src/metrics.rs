@@ -45,7 +45,11 @@ impl LatencyStats {
 
     /// Exact mean, in milliseconds.
     pub fn mean_ms(&self) -> f64 {
-        if self.count() == 0 { 0.0 } else { self.sum_ns as f64 / self.count() as f64 / 1e6 }
+        if self.count() == 0 {
+            0.0
+        } else {
+            self.sum_ns as f64 / self.count() as f64 / 1e6
+        }
     }
 
     /// The `q` quantile in milliseconds, never above the exact maximum.
@@ -99,12 +103,17 @@ impl Recorder {
     /// Takes one observation made at `now`.
     pub fn observe(&mut self, now: SimTime, obs: Observation) {
         match obs {
-            Observation::Answer { action, outcome, sent_at } => {
+            Observation::Answer {
+                action,
+                outcome,
+                sent_at,
+            } => {
                 if sent_at < self.warmup {
                     return;
                 }
                 let latency = now.since(sent_at).as_nanos();
-                let stats = self.answers[slot(action, outcome)].get_or_insert_with(|| LatencyStats::new(action, outcome));
+                let stats = self.answers[slot(action, outcome)]
+                    .get_or_insert_with(|| LatencyStats::new(action, outcome));
                 if stats.histogram.record(latency).is_err() {
                     stats.histogram.saturating_record(latency);
                 }
@@ -170,7 +179,9 @@ pub struct Measurements {
 impl Measurements {
     /// The stats of one (action, outcome), if it occurred.
     pub fn answer(&self, action: Action, outcome: Outcome) -> Option<&LatencyStats> {
-        self.answers.iter().find(|s| s.action == action && s.outcome == outcome)
+        self.answers
+            .iter()
+            .find(|s| s.action == action && s.outcome == outcome)
     }
 
     /// Number of answers of `action` with `outcome`.
@@ -180,12 +191,20 @@ impl Measurements {
 
     /// Number of answers of `action`, whatever the outcome.
     pub fn total(&self, action: Action) -> u64 {
-        self.answers.iter().filter(|s| s.action == action).map(LatencyStats::count).sum()
+        self.answers
+            .iter()
+            .filter(|s| s.action == action)
+            .map(LatencyStats::count)
+            .sum()
     }
 
     /// Time-average of busy pods over the measured span, per region.
     pub fn mean_busy(&self, region: usize) -> f64 {
         let span = self.measured.as_nanos();
-        if span == 0 { 0.0 } else { self.regions[region].area as f64 / span as f64 }
+        if span == 0 {
+            0.0
+        } else {
+            self.regions[region].area as f64 / span as f64
+        }
     }
 }

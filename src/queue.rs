@@ -131,7 +131,9 @@ mod tests {
         q.push(SimDuration::from_nanos(1), "a1");
         q.push(SimDuration::from_nanos(5), "c5");
         q.push(SimDuration::ZERO, "now");
-        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(t, e)| (t.as_nanos(), e)).collect();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop())
+            .map(|(t, e)| (t.as_nanos(), e))
+            .collect();
         assert_eq!(order, vec![(0, "now"), (1, "a1"), (5, "b5"), (5, "c5")]);
     }
 

@@ -8,8 +8,18 @@ use crate::metrics::Measurements;
 use crate::run::RunOutput;
 
 /// The columns of `summary.csv`, in order.
-pub const SUMMARY_COLUMNS: [&str; 10] =
-    ["action", "outcome", "count", "rate_per_s", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"];
+pub const SUMMARY_COLUMNS: [&str; 10] = [
+    "action",
+    "outcome",
+    "count",
+    "rate_per_s",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+];
 
 /// One row of `summary.csv`.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,7 +55,11 @@ pub fn summary_rows(m: &Measurements) -> Vec<SummaryRow> {
             action: s.action.name(),
             outcome: s.outcome.name(),
             count: s.count(),
-            rate_per_s: if secs > 0.0 { s.count() as f64 / secs } else { 0.0 },
+            rate_per_s: if secs > 0.0 {
+                s.count() as f64 / secs
+            } else {
+                0.0
+            },
             mean_ms: s.mean_ms(),
             p50_ms: s.quantile_ms(0.5),
             p90_ms: s.quantile_ms(0.9),
@@ -93,7 +107,11 @@ pub fn write_folder(dir: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent)?;
-    let name = dir.file_name().ok_or_else(|| io::Error::other("the results folder has no name"))?.to_string_lossy().into_owned();
+    let name = dir
+        .file_name()
+        .ok_or_else(|| io::Error::other("the results folder has no name"))?
+        .to_string_lossy()
+        .into_owned();
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.partial-{pid}"));
     let _ = fs::remove_dir_all(&staging);

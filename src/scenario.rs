@@ -174,7 +174,12 @@ pub struct RawDevices {
 
 impl Default for RawDevices {
     fn default() -> Self {
-        RawDevices { count: 10_000, cities: None, top_cities: None, isp_share: IspShare::default() }
+        RawDevices {
+            count: 10_000,
+            cities: None,
+            top_cities: None,
+            isp_share: IspShare::default(),
+        }
     }
 }
 
@@ -193,7 +198,11 @@ pub struct IspShare {
 impl Default for IspShare {
     /// Roughly the fixed-broadband market split in China.
     fn default() -> Self {
-        IspShare { telecom: 0.40, unicom: 0.25, cmcc: 0.35 }
+        IspShare {
+            telecom: 0.40,
+            unicom: 0.25,
+            cmcc: 0.35,
+        }
     }
 }
 
@@ -254,7 +263,10 @@ impl Default for RawLatency {
             },
             scheduler_workers: 32,
             scheduler_city: "Hangzhou".into(),
-            pod_activation: DistSpec::Uniform { min_ms: 200.0, max_ms: 800.0 },
+            pod_activation: DistSpec::Uniform {
+                min_ms: 200.0,
+                max_ms: 800.0,
+            },
         }
     }
 }
@@ -331,8 +343,10 @@ impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         let raw = parse_toml(&text, &shown)?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         let base = path.parent().unwrap_or(Path::new("."));
@@ -350,16 +364,30 @@ impl Scenario {
         default_name: Option<String>,
     ) -> Result<Scenario, ScenarioError> {
         let v = Checker { path: shown };
-        let name = raw.name.clone().or(default_name).unwrap_or_else(|| "scenario".into());
+        let name = raw
+            .name
+            .clone()
+            .or(default_name)
+            .unwrap_or_else(|| "scenario".into());
         v.ensure(
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
             "name",
             || format!("{name:?} cannot name a folder; use letters, digits, '-', '_' or '.'"),
         )?;
         v.positive("duration_s", raw.duration_s, "seconds of simulated time")?;
-        v.ensure(raw.warmup_s.is_finite() && raw.warmup_s >= 0.0 && raw.warmup_s < raw.duration_s, "warmup_s", || {
-            format!("{} must be zero or more and below duration_s = {}", raw.warmup_s, raw.duration_s)
-        })?;
+        v.ensure(
+            raw.warmup_s.is_finite() && raw.warmup_s >= 0.0 && raw.warmup_s < raw.duration_s,
+            "warmup_s",
+            || {
+                format!(
+                    "{} must be zero or more and below duration_s = {}",
+                    raw.warmup_s, raw.duration_s
+                )
+            },
+        )?;
 
         let geo = Arc::new(load_geo(&raw.data, base, &v)?);
         let fleet = Arc::new(build_fleet(&raw, base, &v)?);
@@ -389,9 +417,19 @@ pub fn parse_toml(text: &str, shown: &str) -> Result<RawScenario, ScenarioError>
         let at = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
         let before = &text[..at];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         let message = e.message().trim().replace('\n', "; ");
-        ScenarioError::Syntax { path: shown.to_string(), line, column, message }
+        ScenarioError::Syntax {
+            path: shown.to_string(),
+            line,
+            column,
+            message,
+        }
     })
 }
 
@@ -402,11 +440,24 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&self, key: &str, message: String) -> ScenarioError {
-        ScenarioError::Value { path: self.path.to_string(), key: key.to_string(), message }
+        ScenarioError::Value {
+            path: self.path.to_string(),
+            key: key.to_string(),
+            message,
+        }
     }
 
-    fn ensure(&self, ok: bool, key: &str, message: impl FnOnce() -> String) -> Result<(), ScenarioError> {
-        if ok { Ok(()) } else { Err(self.error(key, message())) }
+    fn ensure(
+        &self,
+        ok: bool,
+        key: &str,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), ScenarioError> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.error(key, message()))
+        }
     }
 
     fn positive(&self, key: &str, value: f64, unit: &str) -> Result<(), ScenarioError> {
@@ -416,7 +467,9 @@ impl Checker<'_> {
     }
 
     fn at_least_one(&self, key: &str, value: u32, what: &str) -> Result<(), ScenarioError> {
-        self.ensure(value >= 1, key, || format!("{value} is not allowed; give at least one {what}"))
+        self.ensure(value >= 1, key, || {
+            format!("{value} is not allowed; give at least one {what}")
+        })
     }
 
     fn dist(&self, key: &str, spec: &DistSpec) -> Result<Dist, ScenarioError> {
@@ -424,12 +477,24 @@ impl Checker<'_> {
     }
 
     fn data<T>(&self, r: Result<T, geo::DataError>) -> Result<T, ScenarioError> {
-        r.map_err(|source| ScenarioError::Data { path: self.path.to_string(), source })
+        r.map_err(|source| ScenarioError::Data {
+            path: self.path.to_string(),
+            source,
+        })
     }
 }
 
-fn read_data_file(path: &Path, base: &Path, key: &str, v: &Checker) -> Result<(String, String), ScenarioError> {
-    let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+fn read_data_file(
+    path: &Path,
+    base: &Path,
+    key: &str,
+    v: &Checker,
+) -> Result<(String, String), ScenarioError> {
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
     let text = std::fs::read_to_string(&full)
         .map_err(|e| v.error(key, format!("cannot read {}: {e}", full.display())))?;
     Ok((text, full.display().to_string()))
@@ -437,14 +502,20 @@ fn read_data_file(path: &Path, base: &Path, key: &str, v: &Checker) -> Result<(S
 
 fn load_geo(data: &RawData, base: &Path, v: &Checker) -> Result<GeoIp, ScenarioError> {
     let cities = match &data.cities_csv {
-        None => v.data(geo::parse_cities(geo::builtin::CITIES_CSV, "built-in data/cn-cities.csv"))?,
+        None => v.data(geo::parse_cities(
+            geo::builtin::CITIES_CSV,
+            "built-in data/cn-cities.csv",
+        ))?,
         Some(p) => {
             let (text, shown) = read_data_file(p, base, "data.cities_csv", v)?;
             v.data(geo::parse_cities(&text, &shown))?
         }
     };
     let ranges = match &data.ip_ranges_csv {
-        None => v.data(geo::parse_ip_ranges(geo::builtin::IP_RANGES_CSV, "built-in data/cn-isp-ipv4.csv"))?,
+        None => v.data(geo::parse_ip_ranges(
+            geo::builtin::IP_RANGES_CSV,
+            "built-in data/cn-isp-ipv4.csv",
+        ))?,
         Some(p) => {
             let (text, shown) = read_data_file(p, base, "data.ip_ranges_csv", v)?;
             v.data(geo::parse_ip_ranges(&text, &shown))?
@@ -456,28 +527,63 @@ fn load_geo(data: &RawData, base: &Path, v: &Checker) -> Result<GeoIp, ScenarioE
 fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, ScenarioError> {
     let f = &raw.fleet;
     let table = match &raw.data.regions_csv {
-        None => v.data(geo::parse_regions(geo::builtin::REGIONS_CSV, "built-in data/ens-regions.csv"))?,
+        None => v.data(geo::parse_regions(
+            geo::builtin::REGIONS_CSV,
+            "built-in data/ens-regions.csv",
+        ))?,
         Some(p) => {
             let (text, shown) = read_data_file(p, base, "data.regions_csv", v)?;
             v.data(geo::parse_regions(&text, &shown))?
         }
     };
-    v.at_least_one("fleet.nodes_per_region", f.nodes_per_region, "node per region")?;
-    v.at_least_one("fleet.instances_per_node", f.instances_per_node, "instance per node")?;
-    v.at_least_one("fleet.pods_per_instance", f.pods_per_instance, "pod per instance")?;
-    v.ensure(f.ports_per_pod >= 1, "fleet.ports_per_pod", || "0 is not allowed; give at least one port per pod".into())?;
+    v.at_least_one(
+        "fleet.nodes_per_region",
+        f.nodes_per_region,
+        "node per region",
+    )?;
+    v.at_least_one(
+        "fleet.instances_per_node",
+        f.instances_per_node,
+        "instance per node",
+    )?;
+    v.at_least_one(
+        "fleet.pods_per_instance",
+        f.pods_per_instance,
+        "pod per instance",
+    )?;
+    v.ensure(f.ports_per_pod >= 1, "fleet.ports_per_pod", || {
+        "0 is not allowed; give at least one port per pod".into()
+    })?;
     let first_ip: std::net::Ipv4Addr = f.first_instance_ip.parse().map_err(|_| {
-        v.error("fleet.first_instance_ip", format!("{:?} is not an IPv4 address such as \"100.64.0.1\"", f.first_instance_ip))
+        v.error(
+            "fleet.first_instance_ip",
+            format!(
+                "{:?} is not an IPv4 address such as \"100.64.0.1\"",
+                f.first_instance_ip
+            ),
+        )
     })?;
 
     for (i, o) in f.overrides.iter().enumerate() {
         let key = format!("fleet.region[{i}]");
-        v.ensure(table.iter().any(|r| r.ens_region_id == o.id), &format!("{key}.id"), || {
-            format!("no region {:?} in the region table", o.id)
-        })?;
-        for (field, value) in [("nodes", o.nodes), ("instances_per_node", o.instances_per_node), ("pods_per_instance", o.pods_per_instance)] {
+        v.ensure(
+            table.iter().any(|r| r.ens_region_id == o.id),
+            &format!("{key}.id"),
+            || format!("no region {:?} in the region table", o.id),
+        )?;
+        for (field, value) in [
+            ("nodes", o.nodes),
+            ("instances_per_node", o.instances_per_node),
+            ("pods_per_instance", o.pods_per_instance),
+        ] {
             if let Some(n) = value {
-                v.at_least_one(&format!("{key}.{field}"), n, field.trim_end_matches("_per_node").trim_end_matches("_per_instance"))?;
+                v.at_least_one(
+                    &format!("{key}.{field}"),
+                    n,
+                    field
+                        .trim_end_matches("_per_node")
+                        .trim_end_matches("_per_instance"),
+                )?;
             }
         }
     }
@@ -485,16 +591,37 @@ fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, Sce
     let chosen: Vec<&geo::RegionRecord> = match &f.regions {
         None => table
             .iter()
-            .filter(|r| (r.lat.is_some() && r.lon.is_some()) || f.overrides.iter().any(|o| o.id == r.ens_region_id && o.lat.is_some()))
+            .filter(|r| {
+                (r.lat.is_some() && r.lon.is_some())
+                    || f.overrides
+                        .iter()
+                        .any(|o| o.id == r.ens_region_id && o.lat.is_some())
+            })
             .collect(),
         Some(ids) => {
-            v.ensure(!ids.is_empty(), "fleet.regions", || "the list is empty; name at least one region, or leave the key out for all".into())?;
+            v.ensure(!ids.is_empty(), "fleet.regions", || {
+                "the list is empty; name at least one region, or leave the key out for all".into()
+            })?;
             let mut chosen = Vec::new();
             for id in ids {
-                let rec = table.iter().find(|r| &r.ens_region_id == id).ok_or_else(|| {
-                    v.error("fleet.regions", format!("no region {id:?} in the region table (see data/ens-regions.csv)"))
-                })?;
-                v.ensure(!chosen.iter().any(|c: &&geo::RegionRecord| &c.ens_region_id == id), "fleet.regions", || format!("{id:?} is listed twice"))?;
+                let rec = table
+                    .iter()
+                    .find(|r| &r.ens_region_id == id)
+                    .ok_or_else(|| {
+                        v.error(
+                            "fleet.regions",
+                            format!(
+                                "no region {id:?} in the region table (see data/ens-regions.csv)"
+                            ),
+                        )
+                    })?;
+                v.ensure(
+                    !chosen
+                        .iter()
+                        .any(|c: &&geo::RegionRecord| &c.ens_region_id == id),
+                    "fleet.regions",
+                    || format!("{id:?} is listed twice"),
+                )?;
                 chosen.push(rec);
             }
             chosen
@@ -509,7 +636,10 @@ fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, Sce
         let (Some(lat), Some(lon)) = (lat, lon) else {
             return Err(v.error(
                 "fleet.regions",
-                format!("region {:?} has no coordinates; add [[fleet.region]] with id, lat and lon", rec.ens_region_id),
+                format!(
+                    "region {:?} has no coordinates; add [[fleet.region]] with id, lat and lon",
+                    rec.ens_region_id
+                ),
             ));
         };
         layouts.push(RegionLayout {
@@ -518,19 +648,38 @@ fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, Sce
             lon,
             serves: IspSet::from_token(&rec.isp_token),
             nodes: o.and_then(|o| o.nodes).unwrap_or(f.nodes_per_region),
-            instances_per_node: o.and_then(|o| o.instances_per_node).unwrap_or(f.instances_per_node),
-            pods_per_instance: o.and_then(|o| o.pods_per_instance).unwrap_or(f.pods_per_instance),
+            instances_per_node: o
+                .and_then(|o| o.instances_per_node)
+                .unwrap_or(f.instances_per_node),
+            pods_per_instance: o
+                .and_then(|o| o.pods_per_instance)
+                .unwrap_or(f.pods_per_instance),
         });
     }
-    let pods: u64 = layouts.iter().map(|l| u64::from(l.nodes) * u64::from(l.instances_per_node) * u64::from(l.pods_per_instance)).sum();
-    v.ensure(pods < u64::from(u32::MAX), "fleet", || format!("{pods} pods is more than ensim can number; use fewer"))?;
-    let max_pods = layouts.iter().map(|l| l.pods_per_instance).max().unwrap_or(1);
+    let pods: u64 = layouts
+        .iter()
+        .map(|l| {
+            u64::from(l.nodes) * u64::from(l.instances_per_node) * u64::from(l.pods_per_instance)
+        })
+        .sum();
+    v.ensure(pods < u64::from(u32::MAX), "fleet", || {
+        format!("{pods} pods is more than ensim can number; use fewer")
+    })?;
+    let max_pods = layouts
+        .iter()
+        .map(|l| l.pods_per_instance)
+        .max()
+        .unwrap_or(1);
     v.ensure(
         u32::from(f.first_port) + max_pods * u32::from(f.ports_per_pod) <= 65536,
         "fleet.ports_per_pod",
         || format!("{max_pods} pods of {} ports from port {} run past port 65535; use fewer ports per pod", f.ports_per_pod, f.first_port),
     )?;
-    let ports = PortLayout { first_instance_ip: u32::from(first_ip), first_port: f.first_port, ports_per_pod: f.ports_per_pod };
+    let ports = PortLayout {
+        first_instance_ip: u32::from(first_ip),
+        first_port: f.first_port,
+        ports_per_pod: f.ports_per_pod,
+    };
     Ok(Fleet::new(&layouts, ports))
 }
 
@@ -539,65 +688,130 @@ fn build_population(d: &RawDevices, geo: &GeoIp, v: &Checker) -> Result<Populati
     let mut ids: Vec<CityId> = match &d.cities {
         None => (0..geo.cities().len() as CityId).collect(),
         Some(names) => {
-            v.ensure(!names.is_empty(), "devices.cities", || "the list is empty; name at least one city, or leave the key out for all".into())?;
+            v.ensure(!names.is_empty(), "devices.cities", || {
+                "the list is empty; name at least one city, or leave the key out for all".into()
+            })?;
             names
                 .iter()
-                .map(|n| geo.find_city(n).ok_or_else(|| v.error("devices.cities", format!("no city {n:?} in the city table (see data/cn-cities.csv)"))))
+                .map(|n| {
+                    geo.find_city(n).ok_or_else(|| {
+                        v.error(
+                            "devices.cities",
+                            format!("no city {n:?} in the city table (see data/cn-cities.csv)"),
+                        )
+                    })
+                })
                 .collect::<Result<_, _>>()?
         }
     };
     ids.sort_by_key(|&c| (std::cmp::Reverse(geo.cities()[c as usize].population), c));
     ids.dedup();
     if let Some(top) = d.top_cities {
-        v.ensure(top >= 1, "devices.top_cities", || "0 is not allowed; give at least 1".into())?;
+        v.ensure(top >= 1, "devices.top_cities", || {
+            "0 is not allowed; give at least 1".into()
+        })?;
         ids.truncate(top);
     }
-    let cities: Vec<(CityId, f64)> = ids.into_iter().map(|c| (c, geo.cities()[c as usize].population as f64)).collect();
-    v.ensure(cities.iter().any(|c| c.1 > 0.0), "devices.cities", || "every chosen city has population 0".into())?;
+    let cities: Vec<(CityId, f64)> = ids
+        .into_iter()
+        .map(|c| (c, geo.cities()[c as usize].population as f64))
+        .collect();
+    v.ensure(cities.iter().any(|c| c.1 > 0.0), "devices.cities", || {
+        "every chosen city has population 0".into()
+    })?;
     let s = d.isp_share;
     let share = [s.telecom, s.unicom, s.cmcc];
-    v.ensure(share.iter().all(|x| x.is_finite() && *x >= 0.0) && share.iter().sum::<f64>() > 0.0, "devices.isp_share", || {
-        "shares must be zero or more and not all zero".into()
-    })?;
+    v.ensure(
+        share.iter().all(|x| x.is_finite() && *x >= 0.0) && share.iter().sum::<f64>() > 0.0,
+        "devices.isp_share",
+        || "shares must be zero or more and not all zero".into(),
+    )?;
     for &(city, _) in &cities {
         for isp in Isp::ALL {
-            v.ensure(share[isp.index()] == 0.0 || geo.has_addresses(city, isp), "devices.isp_share", || {
-                format!("{isp} has no addresses in {}; set its share to 0 or choose other cities", geo.cities()[city as usize].name)
-            })?;
+            v.ensure(
+                share[isp.index()] == 0.0 || geo.has_addresses(city, isp),
+                "devices.isp_share",
+                || {
+                    format!(
+                        "{isp} has no addresses in {}; set its share to 0 or choose other cities",
+                        geo.cities()[city as usize].name
+                    )
+                },
+            )?;
         }
     }
-    Ok(Population { count: d.count, cities, isp_share: share })
+    Ok(Population {
+        count: d.count,
+        cities,
+        isp_share: share,
+    })
 }
 
 fn build_workload(w: &RawWorkload, fleet: &Fleet, v: &Checker) -> Result<Workload, ScenarioError> {
-    v.positive("workload.arrival_rate_per_s", w.arrival_rate_per_s, "sessions per second")?;
+    v.positive(
+        "workload.arrival_rate_per_s",
+        w.arrival_rate_per_s,
+        "sessions per second",
+    )?;
     let holding = v.dist("workload.holding", &w.holding)?;
     let strategy_regions = match &w.schedule_strategy {
         None => None,
         Some(s) => {
-            v.ensure(s.select_level == "RegionId", "workload.schedule_strategy.selectLevel", || {
-                format!("{:?} is not a select level; use \"RegionId\"", s.select_level)
-            })?;
-            v.ensure(!s.values.is_empty(), "workload.schedule_strategy.values", || "name at least one region".into())?;
+            v.ensure(
+                s.select_level == "RegionId",
+                "workload.schedule_strategy.selectLevel",
+                || {
+                    format!(
+                        "{:?} is not a select level; use \"RegionId\"",
+                        s.select_level
+                    )
+                },
+            )?;
+            v.ensure(
+                !s.values.is_empty(),
+                "workload.schedule_strategy.values",
+                || "name at least one region".into(),
+            )?;
             let ids = s
                 .values
                 .iter()
-                .map(|id| fleet.find_region(id).ok_or_else(|| v.error("workload.schedule_strategy.values", format!("{id:?} is not a region of this fleet"))))
+                .map(|id| {
+                    fleet.find_region(id).ok_or_else(|| {
+                        v.error(
+                            "workload.schedule_strategy.values",
+                            format!("{id:?} is not a region of this fleet"),
+                        )
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Some(ids)
         }
     };
-    Ok(Workload { arrival_rate_per_s: w.arrival_rate_per_s, holding, strategy_regions })
+    Ok(Workload {
+        arrival_rate_per_s: w.arrival_rate_per_s,
+        holding,
+        strategy_regions,
+    })
 }
 
 fn build_latency(l: &RawLatency, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {
-    v.ensure(l.network_per_km_ms.is_finite() && l.network_per_km_ms >= 0.0, "latency.network_per_km_ms", || {
-        format!("{} is not allowed; give milliseconds per km, zero or more", l.network_per_km_ms)
-    })?;
+    v.ensure(
+        l.network_per_km_ms.is_finite() && l.network_per_km_ms >= 0.0,
+        "latency.network_per_km_ms",
+        || {
+            format!(
+                "{} is not allowed; give milliseconds per km, zero or more",
+                l.network_per_km_ms
+            )
+        },
+    )?;
     v.at_least_one("latency.scheduler_workers", l.scheduler_workers, "worker")?;
-    let city = geo
-        .find_city(&l.scheduler_city)
-        .ok_or_else(|| v.error("latency.scheduler_city", format!("no city {:?} in the city table", l.scheduler_city)))?;
+    let city = geo.find_city(&l.scheduler_city).ok_or_else(|| {
+        v.error(
+            "latency.scheduler_city",
+            format!("no city {:?} in the city table", l.scheduler_city),
+        )
+    })?;
     let c = &geo.cities()[city as usize];
     Ok(Latency {
         network_base: v.dist("latency.network_base", &l.network_base)?,

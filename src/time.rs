@@ -136,7 +136,10 @@ mod tests {
     #[test]
     fn millis_round_to_the_nearest_nanosecond() {
         assert_eq!(SimDuration::from_millis_f64(0.25).as_nanos(), 250_000);
-        assert_eq!(SimDuration::from_millis_f64(1.0000004).as_nanos(), 1_000_000);
+        assert_eq!(
+            SimDuration::from_millis_f64(1.0000004).as_nanos(),
+            1_000_000
+        );
         assert_eq!(SimDuration::from_millis_f64(-3.0), SimDuration::ZERO);
         assert_eq!(SimDuration::from_millis_f64(f64::NAN), SimDuration::ZERO);
     }

@@ -68,14 +68,24 @@ impl<A: model::Actor + Send + Unpin + 'static> Handler<TakeBack<A>> for Host<A> 
 }
 
 fn host<A: model::Actor + Send + Unpin + 'static>(actor: A, env: &Arc<Env>) -> Addr<Host<A>> {
-    Host { actor: Some(actor), env: env.clone() }.start()
+    Host {
+        actor: Some(actor),
+        env: env.clone(),
+    }
+    .start()
 }
 
-async fn take_back<A: model::Actor + Send + Unpin + 'static>(addr: Addr<Host<A>>) -> Result<A, MailboxError> {
-    addr.send(TakeBack(PhantomData)).await?.ok_or(MailboxError::Closed)
+async fn take_back<A: model::Actor + Send + Unpin + 'static>(
+    addr: Addr<Host<A>>,
+) -> Result<A, MailboxError> {
+    addr.send(TakeBack(PhantomData))
+        .await?
+        .ok_or(MailboxError::Closed)
 }
 
-async fn take_all<A: model::Actor + Send + Unpin + 'static>(addrs: Vec<Addr<Host<A>>>) -> Result<Vec<A>, MailboxError> {
+async fn take_all<A: model::Actor + Send + Unpin + 'static>(
+    addrs: Vec<Addr<Host<A>>>,
+) -> Result<Vec<A>, MailboxError> {
     let mut actors = Vec::with_capacity(addrs.len());
     for a in addrs {
         actors.push(take_back(a).await?);
@@ -86,13 +96,17 @@ async fn take_all<A: model::Actor + Send + Unpin + 'static>(addrs: Vec<Addr<Host
 /// Runs `world` on actix until the driver's end; returns the world.
 pub fn run(world: World, env: Arc<Env>, driver: &mut Driver) -> Result<World, MailboxError> {
     let system = System::new();
-    let result = system.block_on(async move {
+    system.block_on(async move {
         let source = host(world.source, &env);
         let devices: Vec<_> = world.devices.into_iter().map(|a| host(a, &env)).collect();
-        let schedulers: Vec<_> = world.schedulers.into_iter().map(|a| host(a, &env)).collect();
+        let schedulers: Vec<_> = world
+            .schedulers
+            .into_iter()
+            .map(|a| host(a, &env))
+            .collect();
         let nodes: Vec<_> = world.nodes.into_iter().map(|a| host(a, &env)).collect();
 
-        while let Some((now, to, msg)) = driver.next() {
+        while let Some((now, to, msg)) = driver.next_event() {
             let d = Deliver { now, msg };
             let mut effects = match to {
                 To::Source => source.send(d).await?,
@@ -109,6 +123,5 @@ pub fn run(world: World, env: Arc<Env>, driver: &mut Driver) -> Result<World, Ma
             schedulers: take_all(schedulers).await?,
             nodes: take_all(nodes).await?,
         })
-    });
-    result
+    })
 }

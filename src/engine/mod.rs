@@ -56,12 +56,17 @@ impl Driver {
         for &to in starters {
             queue.push(SimDuration::ZERO, (to, Msg::Init));
         }
-        Driver { queue, end, recorder, events: 0 }
+        Driver {
+            queue,
+            end,
+            recorder,
+            events: 0,
+        }
     }
 
     /// The next event due no later than the end, with its instant.
     #[inline]
-    pub fn next(&mut self) -> Option<(SimTime, Addr, Msg)> {
+    pub fn next_event(&mut self) -> Option<(SimTime, Addr, Msg)> {
         if self.queue.peek_time()? > self.end {
             return None;
         }

@@ -30,7 +30,10 @@ impl World {
         let seed = scenario.seed;
         let fleet = &scenario.fleet;
         let world = World {
-            source: SessionSource::new(scenario.population.count, model::stream(seed, Stream::Source, 0)),
+            source: SessionSource::new(
+                scenario.population.count,
+                model::stream(seed, Stream::Source, 0),
+            ),
             devices: build_devices(scenario),
             schedulers: vec![Scheduler::new(
                 0,
@@ -40,7 +43,14 @@ impl World {
                 model::stream(seed, Stream::Scheduler, 0),
             )],
             nodes: (0..fleet.node_count() as u32)
-                .map(|n| EdgeNode::new(n, fleet.node_region(n), fleet.node_pods(n), model::stream(seed, Stream::Node, u64::from(n))))
+                .map(|n| {
+                    EdgeNode::new(
+                        n,
+                        fleet.node_region(n),
+                        fleet.node_pods(n),
+                        model::stream(seed, Stream::Node, u64::from(n)),
+                    )
+                })
                 .collect(),
         };
         (world, env)
@@ -66,11 +76,21 @@ fn build_env(scenario: &Scenario) -> Env {
         lat.network_jitter.clone(),
         lat.network_ns_per_km,
         lat.scheduler_at,
-        scenario.geo.cities().iter().map(|c| (c.latitude, c.longitude)),
+        scenario
+            .geo
+            .cities()
+            .iter()
+            .map(|c| (c.latitude, c.longitude)),
         scenario.fleet.regions().iter().map(|r| (r.lat, r.lon)),
     );
-    let strategies: Vec<Strategy> =
-        scenario.workload.strategy_regions.iter().map(|regions| Strategy { regions: regions.clone() }).collect();
+    let strategies: Vec<Strategy> = scenario
+        .workload
+        .strategy_regions
+        .iter()
+        .map(|regions| Strategy {
+            regions: regions.clone(),
+        })
+        .collect();
     Env {
         fleet: scenario.fleet.clone(),
         geo: scenario.geo.clone(),
@@ -90,14 +110,23 @@ fn build_env(scenario: &Scenario) -> Env {
 fn build_devices(scenario: &Scenario) -> Vec<Device> {
     let pop = &scenario.population;
     let mut rng = model::stream(scenario.seed, Stream::Population, 0);
-    let city_pick = WeightedIndex::new(pop.cities.iter().map(|c| c.1)).expect("checked: some city has people");
+    let city_pick =
+        WeightedIndex::new(pop.cities.iter().map(|c| c.1)).expect("checked: some city has people");
     let isp_pick = WeightedIndex::new(pop.isp_share).expect("checked: some ISP has a share");
     (0..pop.count)
         .map(|id| {
             let city = pop.cities[city_pick.sample(&mut rng)].0;
             let isp = crate::geo::Isp::ALL[isp_pick.sample(&mut rng)];
-            let ip = scenario.geo.draw_ip(city, isp, &mut rng).expect("checked: the ISP has addresses in the city");
-            Device::new(id, ip, city, model::stream(scenario.seed, Stream::Device, u64::from(id)))
+            let ip = scenario
+                .geo
+                .draw_ip(city, isp, &mut rng)
+                .expect("checked: the ISP has addresses in the city");
+            Device::new(
+                id,
+                ip,
+                city,
+                model::stream(scenario.seed, Stream::Device, u64::from(id)),
+            )
         })
         .collect()
 }

@@ -31,7 +31,13 @@ pub struct Device {
 impl Device {
     /// A device with its address and city, idle.
     pub fn new(id: DeviceId, ip: u32, city: CityId, rng: Pcg64Mcg) -> Device {
-        Device { id, ip, city, phase: Phase::Idle, rng }
+        Device {
+            id,
+            ip,
+            city,
+            phase: Phase::Idle,
+            rng,
+        }
     }
 
     /// Its client IP.
@@ -49,7 +55,11 @@ impl Device {
             device: self.id,
             client_ip: self.ip,
             action,
-            strategy: if action == Action::Start { ctx.env.start_strategy } else { None },
+            strategy: if action == Action::Start {
+                ctx.env.start_strategy
+            } else {
+                None
+            },
             sent_at: ctx.now,
         };
         let delay = ctx.env.network.device_delay(self.city, &mut self.rng);
@@ -58,18 +68,28 @@ impl Device {
 
     fn end_session(&mut self, ctx: &mut Ctx<'_>) {
         self.phase = Phase::Idle;
-        ctx.send(Addr::Source, crate::time::SimDuration::ZERO, Msg::SessionOver(self.id));
+        ctx.send(
+            Addr::Source,
+            crate::time::SimDuration::ZERO,
+            Msg::SessionOver(self.id),
+        );
     }
 
     fn on_reply(&mut self, reply: Reply, ctx: &mut Ctx<'_>) {
-        ctx.record(Observation::Answer { action: reply.action, outcome: reply.outcome, sent_at: reply.sent_at });
+        ctx.record(Observation::Answer {
+            action: reply.action,
+            outcome: reply.outcome,
+            sent_at: reply.sent_at,
+        });
         match (self.phase, reply.action, reply.outcome) {
             (Phase::Starting, Action::Start, Outcome::Ok) => {
                 self.phase = Phase::Holding;
                 let hold = ctx.env.holding.sample(&mut self.rng);
                 ctx.send(Addr::Device(self.id), hold, Msg::HoldingDone);
             }
-            (Phase::Starting, Action::Start, _) | (Phase::Stopping, Action::Stop, _) => self.end_session(ctx),
+            (Phase::Starting, Action::Start, _) | (Phase::Stopping, Action::Stop, _) => {
+                self.end_session(ctx)
+            }
             _ => {}
         }
     }

@@ -16,7 +16,12 @@ pub struct EdgeNode {
 impl EdgeNode {
     /// Node `id` with pods `pods.0 .. pods.1`, all idle.
     pub fn new(_id: NodeId, region: RegionId, pods: (PodId, PodId), rng: Pcg64Mcg) -> EdgeNode {
-        EdgeNode { region, first_pod: pods.0, busy: vec![false; (pods.1 - pods.0) as usize], rng }
+        EdgeNode {
+            region,
+            first_pod: pods.0,
+            busy: vec![false; (pods.1 - pods.0) as usize],
+            rng,
+        }
     }
 
     /// Pods that are busy now.
@@ -28,7 +33,10 @@ impl EdgeNode {
         let slot = &mut self.busy[(pod - self.first_pod) as usize];
         if *slot != busy {
             *slot = busy;
-            ctx.record(Observation::PodBusy { region: self.region, busy });
+            ctx.record(Observation::PodBusy {
+                region: self.region,
+                busy,
+            });
         }
     }
 }
@@ -36,11 +44,24 @@ impl EdgeNode {
 impl Actor for EdgeNode {
     fn handle(&mut self, msg: Msg, ctx: &mut Ctx<'_>) {
         match msg {
-            Msg::Activate { pod, request, scheduler, request_id } => {
+            Msg::Activate {
+                pod,
+                request,
+                scheduler,
+                request_id,
+            } => {
                 self.set_busy(pod, true, ctx);
                 let delay = ctx.env.activation.sample(&mut self.rng)
                     + ctx.env.network.region_delay(self.region, &mut self.rng);
-                ctx.send(Addr::Scheduler(scheduler), delay, Msg::Activated { pod, request, request_id });
+                ctx.send(
+                    Addr::Scheduler(scheduler),
+                    delay,
+                    Msg::Activated {
+                        pod,
+                        request,
+                        request_id,
+                    },
+                );
             }
             Msg::Release { pod } => self.set_busy(pod, false, ctx),
             _ => {}

@@ -29,7 +29,12 @@ impl Network {
         let prop = |(lat, lon): (f64, f64)| {
             (distance_km(lat, lon, scheduler_at.0, scheduler_at.1) * ns_per_km).round() as u64
         };
-        Network { base, jitter, city_ns: cities.map(prop).collect(), region_ns: regions.map(prop).collect() }
+        Network {
+            base,
+            jitter,
+            city_ns: cities.map(prop).collect(),
+            region_ns: regions.map(prop).collect(),
+        }
     }
 
     fn draw<R: Rng + ?Sized>(&self, propagation: u64, rng: &mut R) -> SimDuration {

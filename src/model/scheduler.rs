@@ -37,7 +37,11 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler that sees every pod of `fleet` idle.
     pub fn new(id: u16, fleet: &Fleet, cities: usize, devices: u32, rng: Pcg64Mcg) -> Scheduler {
-        let idle = fleet.regions().iter().map(|r| (r.pods.0..r.pods.1).rev().collect()).collect();
+        let idle = fleet
+            .regions()
+            .iter()
+            .map(|r| (r.pods.0..r.pods.1).rev().collect())
+            .collect();
         Scheduler {
             id,
             rng,
@@ -57,7 +61,10 @@ impl Scheduler {
 
     /// The pod `device` holds, if any.
     pub fn placement_of(&self, device: DeviceId) -> Option<PodId> {
-        self.placement.get(device as usize).copied().filter(|&p| p != NO_POD)
+        self.placement
+            .get(device as usize)
+            .copied()
+            .filter(|&p| p != NO_POD)
     }
 
     fn start_work(&mut self, request: Request, ctx: &mut Ctx<'_>) {
@@ -65,13 +72,26 @@ impl Scheduler {
         ctx.send(Addr::Scheduler(self.id), t, Msg::Processed(request));
     }
 
-    fn answer(&mut self, request: &Request, outcome: Outcome, pod: Option<PodId>, request_id: u64, ctx: &mut Ctx<'_>) {
+    fn answer(
+        &mut self,
+        request: &Request,
+        outcome: Outcome,
+        pod: Option<PodId>,
+        request_id: u64,
+        ctx: &mut Ctx<'_>,
+    ) {
         let city = ctx.env.geo.locate(request.client_ip).map(|(c, _)| c);
         let delay = match city {
             Some(c) => ctx.env.network.device_delay(c, &mut self.rng),
             None => SimDuration::ZERO,
         };
-        let reply = Reply { action: request.action, outcome, pod, sent_at: request.sent_at, request_id };
+        let reply = Reply {
+            action: request.action,
+            outcome,
+            pod,
+            sent_at: request.sent_at,
+            request_id,
+        };
         ctx.send(Addr::Device(request.device), delay, Msg::Reply(reply));
     }
 
@@ -96,7 +116,9 @@ impl Scheduler {
         if slot >= self.placement.len() {
             self.placement.resize(slot + 1, NO_POD);
         }
-        let allowed = request.strategy.map(|s| &ctx.env.strategies[s as usize].regions);
+        let allowed = request
+            .strategy
+            .map(|s| &ctx.env.strategies[s as usize].regions);
         let key = self.cache_region_order(city, isp, &ctx.env.fleet, &ctx.env.geo);
         let order = self.order[key].as_deref().unwrap_or_default();
         let idle = &self.idle;
@@ -108,11 +130,22 @@ impl Scheduler {
         let Some(region) = region else {
             return self.answer(&request, Outcome::NoIdleResource, None, request_id, ctx);
         };
-        let pod = self.idle[region as usize].pop().expect("region has an idle pod");
+        let pod = self.idle[region as usize]
+            .pop()
+            .expect("region has an idle pod");
         self.placement[slot] = pod;
         let node = ctx.env.fleet.pod_node(pod);
         let delay = ctx.env.network.region_delay(region, &mut self.rng);
-        ctx.send(Addr::Node(node), delay, Msg::Activate { pod, request, scheduler: self.id, request_id });
+        ctx.send(
+            Addr::Node(node),
+            delay,
+            Msg::Activate {
+                pod,
+                request,
+                scheduler: self.id,
+                request_id,
+            },
+        );
     }
 
     fn stop(&mut self, request: Request, request_id: u64, ctx: &mut Ctx<'_>) {
@@ -123,7 +156,11 @@ impl Scheduler {
         let region = ctx.env.fleet.pod_region(pod);
         self.idle[region as usize].push(pod);
         let delay = ctx.env.network.region_delay(region, &mut self.rng);
-        ctx.send(Addr::Node(ctx.env.fleet.pod_node(pod)), delay, Msg::Release { pod });
+        ctx.send(
+            Addr::Node(ctx.env.fleet.pod_node(pod)),
+            delay,
+            Msg::Release { pod },
+        );
         self.answer(&request, Outcome::Ok, Some(pod), request_id, ctx);
     }
 
@@ -143,7 +180,13 @@ impl Scheduler {
             .regions()
             .iter()
             .enumerate()
-            .map(|(i, r)| (!r.serves.contains(isp), distance_km(c.latitude, c.longitude, r.lat, r.lon), i as RegionId))
+            .map(|(i, r)| {
+                (
+                    !r.serves.contains(isp),
+                    distance_km(c.latitude, c.longitude, r.lat, r.lon),
+                    i as RegionId,
+                )
+            })
             .collect();
         regions.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
         self.order[key] = Some(regions.into_iter().map(|r| r.2).collect());
@@ -169,7 +212,11 @@ impl Actor for Scheduler {
                     None => self.busy_workers -= 1,
                 }
             }
-            Msg::Activated { pod, request, request_id } => {
+            Msg::Activated {
+                pod,
+                request,
+                request_id,
+            } => {
                 self.answer(&request, Outcome::Ok, Some(pod), request_id, ctx);
             }
             _ => {}

@@ -22,12 +22,18 @@ const NONE: u32 = u32::MAX;
 impl SessionSource {
     /// A source over `devices` idle devices.
     pub fn new(devices: u32, rng: Pcg64Mcg) -> SessionSource {
-        SessionSource { rng, idle: (0..devices).collect(), slot: (0..devices).collect() }
+        SessionSource {
+            rng,
+            idle: (0..devices).collect(),
+            slot: (0..devices).collect(),
+        }
     }
 
     fn schedule_next(&mut self, ctx: &mut Ctx<'_>) {
         let unit: f64 = Exp1.sample(&mut self.rng);
-        let gap = SimDuration::from_nanos((unit * ctx.env.mean_interarrival.as_nanos() as f64).round() as u64);
+        let gap = SimDuration::from_nanos(
+            (unit * ctx.env.mean_interarrival.as_nanos() as f64).round() as u64,
+        );
         ctx.send(Addr::Source, gap, Msg::NextArrival);
     }
 

@@ -1,0 +1,186 @@
+//! The `ensim` binary as a user runs it: results on a good scenario, and one
+//! clear line with exit code 2 on a bad one.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::shipped;
+
+fn ensim(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ensim"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_writes_summary_csv_with_the_documented_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = shipped("erlang-b");
+    let out = ensim(
+        &["run", scenario.to_str().unwrap(), "--seed", "5"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let summary = dir.path().join("results/erlang-b/summary.csv");
+    assert!(
+        text(&out.stdout).contains("results/erlang-b/summary.csv"),
+        "the run must say where it wrote"
+    );
+    let csv = std::fs::read_to_string(summary).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "action,outcome,count,rate_per_s,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,max_ms"
+    );
+    assert!(csv.lines().any(|l| l.starts_with("Start,NoIdleResource,")));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec![std::ffi::OsString::from("erlang-b")],
+        "no staging folders may remain"
+    );
+}
+
+#[test]
+fn rerunning_replaces_the_results_folder_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = shipped("erlang-b");
+    let folder = dir.path().join("out");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("stale.csv"), "old").unwrap();
+    let out = ensim(
+        &["run", scenario.to_str().unwrap(), "--out", "out", "--quiet"],
+        dir.path(),
+    );
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "--quiet prints nothing");
+    assert!(folder.join("summary.csv").exists());
+    assert!(
+        !folder.join("stale.csv").exists(),
+        "the old folder is replaced, not mixed in"
+    );
+}
+
+/// Writes `toml` to a scenario file, runs it, and returns the one stderr line.
+fn bad(toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), toml).unwrap();
+    let out = ensim(&["run", "bad.toml"], dir.path());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("bad.toml"), "names the file: {err}");
+    assert!(
+        !dir.path().join("results").exists(),
+        "no results on bad input"
+    );
+    err
+}
+
+const GOOD: &str = r#"
+duration_s = 10
+[fleet]
+regions = ["cn-hangzhou-1"]
+[workload]
+arrival_rate_per_s = 1.0
+holding = { dist = "exponential", mean_ms = 1000 }
+"#;
+
+#[test]
+fn the_minimal_scenario_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.toml"), GOOD).unwrap();
+    let out = ensim(&["run", "ok.toml", "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ensim(&["run", "nowhere.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("nowhere.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_names_the_line() {
+    let err = bad(&GOOD.replace("duration_s = 10", "duration_s = = 10"));
+    assert!(err.contains("bad.toml:2:"), "{err}");
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_line() {
+    let err = bad(&GOOD.replace("[fleet]", "[fleet]\npods_per_node = 3"));
+    assert!(
+        err.contains("bad.toml:4:") && err.contains("pods_per_node"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_negative_rate_is_refused() {
+    let err = bad(&GOOD.replace("arrival_rate_per_s = 1.0", "arrival_rate_per_s = -2.0"));
+    assert!(
+        err.contains("workload.arrival_rate_per_s") && err.contains("above zero"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_pods_are_refused() {
+    let err = bad(&GOOD.replace("[fleet]", "[fleet]\npods_per_instance = 0"));
+    assert!(
+        err.contains("fleet.pods_per_instance") && err.contains("at least one"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_distribution_with_a_negative_mean_is_refused() {
+    let err = bad(&GOOD.replace("mean_ms = 1000", "mean_ms = -1000"));
+    assert!(
+        err.contains("workload.holding") && err.contains("mean_ms"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_distribution_is_named() {
+    let err = bad(&GOOD.replace("\"exponential\"", "\"cauchy\""));
+    assert!(
+        err.contains("cauchy") && err.contains("exponential"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_region_is_named() {
+    let err = bad(&GOOD.replace("cn-hangzhou-1", "cn-atlantis-1"));
+    assert!(
+        err.contains("fleet.regions") && err.contains("cn-atlantis-1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_region_without_coordinates_says_how_to_add_them() {
+    let err = bad(&GOOD.replace("cn-hangzhou-1", "cn-guangdong-10"));
+    assert!(
+        err.contains("no coordinates") && err.contains("[[fleet.region]]"),
+        "{err}"
+    );
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the simulator against theory, its determinism, and the
+//! command line as a user meets it.
+
+mod cli;
+mod determinism;
+mod erlang;
+mod support;
