@@ -1,9 +1,11 @@
 //! The fleet: regions, edge nodes, instances and pods, and their addresses.
 //!
-//! Every pod has a [`PodId`]; pods are numbered region by region, node by node
-//! and instance by instance, so each region, node and instance owns one
-//! contiguous run of ids. The layout is immutable during a run and shared by
-//! every actor.
+//! A node hosts container instances, each carrying pods, and whole instances
+//! for the VM / bare-metal scenario. Both are units a device can hold, and
+//! each has a [`PodId`]: units are numbered region by region, node by node and
+//! instance by instance (a node's pods first, then its whole instances), so
+//! each region, node and instance owns one contiguous run of ids. The layout
+//! is immutable during a run and shared by every actor.
 
 use crate::geo::IspSet;
 
@@ -48,6 +50,24 @@ pub struct RegionLayout {
     pub instances_per_node: u32,
     /// Pods on each instance.
     pub pods_per_instance: u32,
+    /// Whole instances (VM scenario) on each node.
+    pub vm_instances_per_node: u32,
+}
+
+/// What kind of unit a [`PodId`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnitKind {
+    /// A pod on a container instance (`Start`).
+    Pod,
+    /// A whole instance (`PreSchedule`).
+    Instance,
+}
+
+impl UnitKind {
+    /// 0 for pods, 1 for whole instances.
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Address and port layout shared by all instances.
@@ -65,6 +85,7 @@ pub struct PortLayout {
 struct Instance {
     node: NodeId,
     first_pod: PodId,
+    kind: UnitKind,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -115,16 +136,20 @@ impl Fleet {
             for _ in 0..layout.nodes {
                 let node_id = fleet.nodes.len() as NodeId;
                 let node_first_pod = fleet.pod_instance.len() as PodId;
-                for _ in 0..layout.instances_per_node {
+                let pod_instances = (0..layout.instances_per_node)
+                    .map(|_| (UnitKind::Pod, layout.pods_per_instance));
+                let whole = (0..layout.vm_instances_per_node).map(|_| (UnitKind::Instance, 1));
+                for (kind, units) in pod_instances.chain(whole) {
                     let inst = fleet.instances.len() as u32;
                     let first = fleet.pod_instance.len() as PodId;
                     fleet.instances.push(Instance {
                         node: node_id,
                         first_pod: first,
+                        kind,
                     });
                     fleet
                         .pod_instance
-                        .extend(std::iter::repeat_n(inst, layout.pods_per_instance as usize));
+                        .extend(std::iter::repeat_n(inst, units as usize));
                 }
                 let end = fleet.pod_instance.len() as PodId;
                 fleet.nodes.push(Node {
@@ -177,6 +202,32 @@ impl Fleet {
     /// The region that hosts `pod`.
     pub fn pod_region(&self, pod: PodId) -> RegionId {
         self.node_region(self.pod_node(pod))
+    }
+
+    /// Number of instances (container and whole).
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// The instance number that hosts `pod`.
+    pub fn instance_of(&self, pod: PodId) -> u32 {
+        self.pod_instance[pod as usize]
+    }
+
+    /// Whether `pod` is a pod or a whole instance.
+    pub fn unit_kind(&self, pod: PodId) -> UnitKind {
+        self.instances[self.pod_instance[pod as usize] as usize].kind
+    }
+
+    /// The first unit of the instance that hosts `pod`, and its unit count.
+    pub fn instance_units(&self, pod: PodId) -> (PodId, u32) {
+        let inst = self.pod_instance[pod as usize] as usize;
+        let first = self.instances[inst].first_pod;
+        let end = self
+            .instances
+            .get(inst + 1)
+            .map_or(self.pod_instance.len() as PodId, |i| i.first_pod);
+        (first, end - first)
     }
 
     /// The region with this id.
@@ -236,6 +287,7 @@ mod tests {
             nodes,
             instances_per_node: 2,
             pods_per_instance: 3,
+            vm_instances_per_node: 0,
         };
         let ports = PortLayout {
             first_instance_ip: 0x0a00_0001,
@@ -265,5 +317,33 @@ mod tests {
         assert_eq!(a.instance_id.len(), 27);
         assert_eq!(a.instance_id, fleet.address(3).instance_id);
         assert_ne!(a.instance_id, fleet.address(0).instance_id);
+    }
+
+    #[test]
+    fn whole_instances_follow_the_pods_of_their_node() {
+        let layout = RegionLayout {
+            id: "a".into(),
+            lat: 30.0,
+            lon: 120.0,
+            serves: IspSet::ALL,
+            nodes: 2,
+            instances_per_node: 1,
+            pods_per_instance: 2,
+            vm_instances_per_node: 3,
+        };
+        let ports = PortLayout {
+            first_instance_ip: 1,
+            first_port: 80,
+            ports_per_pod: 9,
+        };
+        let fleet = Fleet::new(&[layout], ports);
+        assert_eq!(fleet.pod_count(), 10);
+        assert_eq!(fleet.node_pods(1), (5, 10));
+        assert_eq!(fleet.unit_kind(1), UnitKind::Pod);
+        assert_eq!(fleet.unit_kind(2), UnitKind::Instance);
+        assert_eq!(fleet.instance_units(3), (3, 1));
+        assert_eq!(fleet.instance_units(6), (5, 2));
+        assert_eq!(fleet.address(4).index, 0);
+        assert_eq!(fleet.address(4).first_port, 80);
     }
 }

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 
 use crate::api::{Action, Outcome};
 use crate::fleet::Fleet;
-use crate::model::Observation;
+use crate::model::{Observation, UnitPhase};
 use crate::time::{SimDuration, SimTime};
 
 /// Latencies of one (action, outcome).
@@ -63,16 +63,30 @@ impl LatencyStats {
     }
 }
 
-/// Pod occupancy of one region.
+/// Unit occupancy of one region.
 #[derive(Clone, Debug, Default)]
 pub struct RegionOccupancy {
-    /// Pods busy now.
-    pub busy: u32,
-    /// Most pods busy at once.
-    pub peak: u32,
-    /// Integral of busy pods over measured time, in pod-nanoseconds.
-    pub area: u128,
+    /// Units locked now.
+    pub locked: u32,
+    /// Units active now.
+    pub active: u32,
+    /// Most units busy (locked or active) at once.
+    pub peak_busy: u32,
+    /// Integral of locked units over measured time, in unit-nanoseconds.
+    pub locked_area: u128,
+    /// Integral of active units over measured time, in unit-nanoseconds.
+    pub active_area: u128,
     since: SimTime,
+}
+
+impl RegionOccupancy {
+    fn count(&mut self, phase: UnitPhase) -> Option<&mut u32> {
+        match phase {
+            UnitPhase::Idle => None,
+            UnitPhase::Locked => Some(&mut self.locked),
+            UnitPhase::Active => Some(&mut self.active),
+        }
+    }
 }
 
 /// Collects observations during a run.
@@ -85,7 +99,7 @@ pub struct Recorder {
 }
 
 fn slot(action: Action, outcome: Outcome) -> usize {
-    action as usize * Outcome::ALL.len() + outcome as usize
+    action as usize * Outcome::ALL.len() + outcome.index()
 }
 
 impl Recorder {
@@ -120,16 +134,17 @@ impl Recorder {
                 stats.sum_ns += u128::from(latency);
                 stats.max_ns = stats.max_ns.max(latency);
             }
-            Observation::PodBusy { region, busy } => {
+            Observation::Unit { region, from, to } => {
                 let warmup = self.warmup;
                 let r = &mut self.regions[region as usize];
                 advance(r, now, warmup);
-                if busy {
-                    r.busy += 1;
-                    r.peak = r.peak.max(r.busy);
-                } else {
-                    r.busy -= 1;
+                if let Some(n) = r.count(from) {
+                    *n -= 1;
                 }
+                if let Some(n) = r.count(to) {
+                    *n += 1;
+                }
+                r.peak_busy = r.peak_busy.max(r.locked + r.active);
             }
             Observation::Arrival if now >= self.warmup => self.arrivals += 1,
             Observation::ArrivalLost if now >= self.warmup => self.arrivals_lost += 1,
@@ -156,7 +171,9 @@ impl Recorder {
 fn advance(r: &mut RegionOccupancy, now: SimTime, warmup: SimTime) {
     let from = r.since.max(warmup);
     if now > from {
-        r.area += u128::from(r.busy) * u128::from(now.since(from).as_nanos());
+        let span = u128::from(now.since(from).as_nanos());
+        r.locked_area += u128::from(r.locked) * span;
+        r.active_area += u128::from(r.active) * span;
     }
     r.since = now;
 }
@@ -198,13 +215,15 @@ impl Measurements {
             .sum()
     }
 
-    /// Time-average of busy pods over the measured span, per region.
+    /// Time-average of busy (locked or active) units over the measured
+    /// span, in region `region`.
     pub fn mean_busy(&self, region: usize) -> f64 {
         let span = self.measured.as_nanos();
+        let r = &self.regions[region];
         if span == 0 {
             0.0
         } else {
-            self.regions[region].area as f64 / span as f64
+            (r.locked_area + r.active_area) as f64 / span as f64
         }
     }
 }

@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::Field;
 use crate::dist::{Dist, DistSpec};
 use crate::fleet::{Fleet, PortLayout, RegionLayout};
 use crate::geo::{self, CityId, GeoIp, Isp, IspSet};
+use crate::model::{Class, Faults, Flow, Malformed};
 use crate::time::SimDuration;
 
 /// A scenario that cannot be used, with where and why. Its `Display` is one
@@ -88,6 +90,9 @@ pub struct RawScenario {
     /// Delays and processing times.
     #[serde(default)]
     pub latency: RawLatency,
+    /// Injected failures.
+    #[serde(default)]
+    pub faults: RawFaults,
 }
 
 /// Data files; each defaults to the copy built into ensim from `data/`.
@@ -114,6 +119,11 @@ pub struct RawFleet {
     pub instances_per_node: u32,
     /// Pods on each instance.
     pub pods_per_instance: u32,
+    /// Whole instances for the VM scenario on each node.
+    pub vm_instances_per_node: u32,
+    /// Port ranges an instance's security group may hold open at once;
+    /// absent means no limit.
+    pub security_group_limit: Option<u32>,
     /// Address of the first instance.
     pub first_instance_ip: String,
     /// First port of pod 0 on each instance.
@@ -132,6 +142,8 @@ impl Default for RawFleet {
             nodes_per_region: 2,
             instances_per_node: 4,
             pods_per_instance: 8,
+            vm_instances_per_node: 0,
+            security_group_limit: None,
             first_instance_ip: "100.64.0.1".into(),
             first_port: 10000,
             ports_per_pod: 9,
@@ -152,6 +164,8 @@ pub struct RawRegionOverride {
     pub instances_per_node: Option<u32>,
     /// Pods per instance in this region.
     pub pods_per_instance: Option<u32>,
+    /// Whole instances per node in this region.
+    pub vm_instances_per_node: Option<u32>,
     /// Latitude, for a region the table has none for.
     pub lat: Option<f64>,
     /// Longitude, for a region the table has none for.
@@ -214,8 +228,106 @@ pub struct RawWorkload {
     pub arrival_rate_per_s: f64,
     /// How long a device holds its pod, from the `Start` answer to `Stop`.
     pub holding: DistSpec,
-    /// A `ScheduleStrategy` every `Start` carries.
+    /// A `ScheduleStrategy` every `Start` and `PreSchedule` carries.
     pub schedule_strategy: Option<RawStrategy>,
+    /// Device classes; none means one container class.
+    #[serde(default, rename = "class")]
+    pub classes: Vec<RawClass>,
+}
+
+/// The two session flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowKind {
+    /// `Start`, `Console` polls, hold, `Stop`.
+    #[default]
+    Container,
+    /// `PreSchedule`, think, `Confirm` / `Cancel` / nothing, hold, `Stop`.
+    Vm,
+}
+
+/// `[[workload.class]]`: a kind of device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClass {
+    /// Name, for messages.
+    pub name: String,
+    /// Relative share of devices in this class.
+    pub share: f64,
+    /// `container` or `vm`.
+    pub flow: FlowKind,
+    /// Holding time; default `workload.holding`.
+    pub holding: Option<DistSpec>,
+    /// Container flow: `Console` polls while holding.
+    pub console_polls: u16,
+    /// Container flow: time before each poll.
+    pub console_interval: DistSpec,
+    /// VM flow: time from the lock to the decision.
+    pub think: DistSpec,
+    /// VM flow: probability of `Confirm`.
+    pub confirm_p: f64,
+    /// VM flow: probability of `Cancel`; the rest let the lock expire.
+    pub cancel_p: f64,
+    /// VM flow: `PreLockedTimeout`, seconds.
+    pub pre_locked_timeout_s: u32,
+    /// Share of sessions that send their first request twice.
+    pub repeat_share: f64,
+    /// `ServiceCommands` commands with `Start`, `Confirm` and `Console`.
+    pub commands: u16,
+    /// Share of sessions whose first request is malformed, per kind.
+    pub malformed: RawMalformed,
+}
+
+impl Default for RawClass {
+    fn default() -> Self {
+        RawClass {
+            name: "default".into(),
+            share: 1.0,
+            flow: FlowKind::Container,
+            holding: None,
+            console_polls: 0,
+            console_interval: DistSpec::Exponential { mean_ms: 60_000.0 },
+            think: DistSpec::Exponential { mean_ms: 10_000.0 },
+            confirm_p: 0.8,
+            cancel_p: 0.1,
+            pre_locked_timeout_s: crate::api::DEFAULT_LOCK_TIMEOUT_S,
+            repeat_share: 0.0,
+            commands: 0,
+            malformed: RawMalformed::default(),
+        }
+    }
+}
+
+/// Shares of sessions whose first request is malformed, by the error it earns.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMalformed {
+    /// `MissingParameter`.
+    pub missing_parameter: f64,
+    /// `NoPermission`: another application's `AppId`.
+    pub no_permission: f64,
+    /// `InvalidParameter.ClientIp`.
+    pub client_ip: f64,
+    /// `InvalidParameter.ServiceAction`.
+    pub service_action: f64,
+    /// `InvalidParameter.PreLockedTimeout`.
+    pub pre_locked_timeout: f64,
+    /// `InvalidParameter.Directorys`.
+    pub directorys: f64,
+    /// `InvalidParameter.ServiceCommands`.
+    pub service_commands: f64,
+    /// `InvalidParameter.ScheduleStrategy`.
+    pub schedule_strategy: f64,
+}
+
+/// `[faults]`: injected failures.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFaults {
+    /// Probability that a placement or `Confirm` fails with `ens.interface.error`.
+    pub backend_error_rate: f64,
+    /// Probability that it fails with `CallInterface`.
+    pub call_interface_rate: f64,
 }
 
 /// A `ScheduleStrategy`, as the API writes it.
@@ -246,6 +358,14 @@ pub struct RawLatency {
     pub scheduler_city: String,
     /// Time an edge node takes to activate a pod for `Start`.
     pub pod_activation: DistSpec,
+    /// Time one `ServiceCommands` command takes on the node.
+    pub command_time: DistSpec,
+    /// Time a node's lock manager spends on one unit operation.
+    pub node_lock_service: DistSpec,
+    /// Units a scheduler tries for one request before `NoIdleResource`.
+    pub placement_attempts: u8,
+    /// Wait before trying the next unit after a node refused one.
+    pub placement_backoff: DistSpec,
 }
 
 impl Default for RawLatency {
@@ -267,6 +387,13 @@ impl Default for RawLatency {
                 min_ms: 200.0,
                 max_ms: 800.0,
             },
+            command_time: DistSpec::Uniform {
+                min_ms: 20.0,
+                max_ms: 200.0,
+            },
+            node_lock_service: DistSpec::zero(),
+            placement_attempts: 3,
+            placement_backoff: DistSpec::zero(),
         }
     }
 }
@@ -318,6 +445,10 @@ pub struct Workload {
     pub holding: Dist,
     /// Regions every `Start` is limited to, if any.
     pub strategy_regions: Option<Vec<crate::fleet::RegionId>>,
+    /// Device classes with their shares.
+    pub classes: Vec<(Class, f64)>,
+    /// Injected failures.
+    pub faults: Faults,
 }
 
 /// The checked latency model.
@@ -337,6 +468,16 @@ pub struct Latency {
     pub scheduler_at: (f64, f64),
     /// Pod activation time.
     pub pod_activation: Dist,
+    /// Time of one command.
+    pub command_time: Dist,
+    /// Node lock manager service time.
+    pub node_lock_service: Dist,
+    /// Units tried per request.
+    pub placement_attempts: u8,
+    /// Wait between tries.
+    pub placement_backoff: Dist,
+    /// Security-group limit per instance.
+    pub security_group_limit: Option<u32>,
 }
 
 impl Scenario {
@@ -392,8 +533,8 @@ impl Scenario {
         let geo = Arc::new(load_geo(&raw.data, base, &v)?);
         let fleet = Arc::new(build_fleet(&raw, base, &v)?);
         let population = build_population(&raw.devices, &geo, &v)?;
-        let workload = build_workload(&raw.workload, &fleet, &v)?;
-        let latency = build_latency(&raw.latency, &geo, &v)?;
+        let workload = build_workload(&raw, &fleet, &v)?;
+        let latency = build_latency(&raw, &geo, &v)?;
 
         Ok(Scenario {
             name,
@@ -472,6 +613,12 @@ impl Checker<'_> {
         })
     }
 
+    fn probability(&self, key: &str, p: f64) -> Result<(), ScenarioError> {
+        self.ensure((0.0..=1.0).contains(&p), key, || {
+            format!("{p} is not a probability; give a number from 0 to 1")
+        })
+    }
+
     fn dist(&self, key: &str, spec: &DistSpec) -> Result<Dist, ScenarioError> {
         spec.build().map_err(|e| self.error(key, format!("{e}")))
     }
@@ -541,11 +688,18 @@ fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, Sce
         f.nodes_per_region,
         "node per region",
     )?;
-    v.at_least_one(
+    v.ensure(
+        f.instances_per_node + f.vm_instances_per_node >= 1,
         "fleet.instances_per_node",
-        f.instances_per_node,
-        "instance per node",
+        || {
+            "a node would hold nothing; give instances_per_node (pods) or \
+             vm_instances_per_node (whole instances) at least 1"
+                .into()
+        },
     )?;
+    if let Some(limit) = f.security_group_limit {
+        v.at_least_one("fleet.security_group_limit", limit, "port range")?;
+    }
     v.at_least_one(
         "fleet.pods_per_instance",
         f.pods_per_instance,
@@ -573,7 +727,6 @@ fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, Sce
         )?;
         for (field, value) in [
             ("nodes", o.nodes),
-            ("instances_per_node", o.instances_per_node),
             ("pods_per_instance", o.pods_per_instance),
         ] {
             if let Some(n) = value {
@@ -654,6 +807,9 @@ fn build_fleet(raw: &RawScenario, base: &Path, v: &Checker) -> Result<Fleet, Sce
             pods_per_instance: o
                 .and_then(|o| o.pods_per_instance)
                 .unwrap_or(f.pods_per_instance),
+            vm_instances_per_node: o
+                .and_then(|o| o.vm_instances_per_node)
+                .unwrap_or(f.vm_instances_per_node),
         });
     }
     let pods: u64 = layouts
@@ -747,7 +903,12 @@ fn build_population(d: &RawDevices, geo: &GeoIp, v: &Checker) -> Result<Populati
     })
 }
 
-fn build_workload(w: &RawWorkload, fleet: &Fleet, v: &Checker) -> Result<Workload, ScenarioError> {
+fn build_workload(
+    raw: &RawScenario,
+    fleet: &Fleet,
+    v: &Checker,
+) -> Result<Workload, ScenarioError> {
+    let w = &raw.workload;
     v.positive(
         "workload.arrival_rate_per_s",
         w.arrival_rate_per_s,
@@ -787,14 +948,146 @@ fn build_workload(w: &RawWorkload, fleet: &Fleet, v: &Checker) -> Result<Workloa
             Some(ids)
         }
     };
+    let raw_classes = if w.classes.is_empty() {
+        vec![RawClass::default()]
+    } else {
+        w.classes.clone()
+    };
+    v.ensure(raw_classes.len() <= 255, "workload.class", || {
+        "at most 255 classes".into()
+    })?;
+    let classes = raw_classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| build_class(c, &format!("workload.class[{i}]"), &w.holding, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    v.ensure(classes.iter().any(|c| c.1 > 0.0), "workload.class", || {
+        "every class has share 0; give one a share above zero".into()
+    })?;
+    let needs_instances = classes
+        .iter()
+        .any(|(c, share)| *share > 0.0 && matches!(c.flow, Flow::Vm { .. }));
+    v.ensure(!needs_instances || raw.fleet.vm_instances_per_node > 0 || raw.fleet.overrides.iter().any(|o| o.vm_instances_per_node.unwrap_or(0) > 0), "fleet.vm_instances_per_node", || {
+        "a class has the vm flow but the fleet has no whole instances; set vm_instances_per_node".into()
+    })?;
+    let f = &raw.faults;
+    let faults = Faults {
+        backend_error: f.backend_error_rate,
+        call_interface: f.call_interface_rate,
+    };
+    v.probability("faults.backend_error_rate", faults.backend_error)?;
+    v.probability("faults.call_interface_rate", faults.call_interface)?;
     Ok(Workload {
         arrival_rate_per_s: w.arrival_rate_per_s,
         holding,
         strategy_regions,
+        classes,
+        faults,
     })
 }
 
-fn build_latency(l: &RawLatency, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {
+fn build_class(
+    c: &RawClass,
+    key: &str,
+    holding: &DistSpec,
+    v: &Checker,
+) -> Result<(Class, f64), ScenarioError> {
+    let k = |field: &str| format!("{key}.{field}");
+    v.ensure(c.share.is_finite() && c.share >= 0.0, &k("share"), || {
+        format!("{} is not allowed; give a share of zero or more", c.share)
+    })?;
+    v.probability(&k("repeat_share"), c.repeat_share)?;
+    let flow = match c.flow {
+        FlowKind::Container => Flow::Container {
+            console_polls: c.console_polls,
+            console_interval: v.dist(&k("console_interval"), &c.console_interval)?,
+        },
+        FlowKind::Vm => {
+            v.probability(&k("confirm_p"), c.confirm_p)?;
+            v.probability(&k("cancel_p"), c.cancel_p)?;
+            v.ensure(
+                c.confirm_p + c.cancel_p <= 1.0 + 1e-12,
+                &k("cancel_p"),
+                || {
+                    format!(
+                        "confirm_p + cancel_p = {} is above 1; lower one of them",
+                        c.confirm_p + c.cancel_p
+                    )
+                },
+            )?;
+            v.at_least_one(&k("pre_locked_timeout_s"), c.pre_locked_timeout_s, "second")?;
+            Flow::Vm {
+                think: v.dist(&k("think"), &c.think)?,
+                confirm_p: c.confirm_p,
+                cancel_p: c.cancel_p,
+                lock_timeout_s: c.pre_locked_timeout_s,
+            }
+        }
+    };
+    let m = &c.malformed;
+    let malformed: Vec<(Malformed, f64)> = [
+        (
+            Malformed::MissingParameter,
+            m.missing_parameter,
+            "missing_parameter",
+        ),
+        (Malformed::OtherApp, m.no_permission, "no_permission"),
+        (Malformed::Field(Field::ClientIp), m.client_ip, "client_ip"),
+        (
+            Malformed::Field(Field::ServiceAction),
+            m.service_action,
+            "service_action",
+        ),
+        (
+            Malformed::Field(Field::PreLockedTimeout),
+            m.pre_locked_timeout,
+            "pre_locked_timeout",
+        ),
+        (
+            Malformed::Field(Field::Directorys),
+            m.directorys,
+            "directorys",
+        ),
+        (
+            Malformed::Field(Field::ServiceCommands),
+            m.service_commands,
+            "service_commands",
+        ),
+        (
+            Malformed::Field(Field::ScheduleStrategy),
+            m.schedule_strategy,
+            "schedule_strategy",
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, share, name)| {
+        v.probability(&k(&format!("malformed.{name}")), share)
+            .map(|_| (kind, share))
+    })
+    .filter(|r| r.as_ref().map_or(true, |(_, share)| *share > 0.0))
+    .collect::<Result<_, _>>()?;
+    let total: f64 = malformed.iter().map(|m| m.1).sum();
+    v.ensure(total <= 1.0 + 1e-12, &k("malformed"), || {
+        format!("the shares add up to {total}, above 1")
+    })?;
+    let class = Class {
+        name: c.name.clone(),
+        flow,
+        holding: v.dist(&k("holding"), c.holding.as_ref().unwrap_or(holding))?,
+        repeat_share: c.repeat_share,
+        malformed,
+        commands: c.commands,
+    };
+    Ok((class, c.share))
+}
+
+fn build_latency(raw: &RawScenario, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {
+    let l = &raw.latency;
+    v.ensure(
+        l.placement_attempts >= 1,
+        "latency.placement_attempts",
+        || "0 is not allowed; a request needs at least one attempt".into(),
+    )?;
     v.ensure(
         l.network_per_km_ms.is_finite() && l.network_per_km_ms >= 0.0,
         "latency.network_per_km_ms",
@@ -821,5 +1114,10 @@ fn build_latency(l: &RawLatency, geo: &GeoIp, v: &Checker) -> Result<Latency, Sc
         scheduler_workers: l.scheduler_workers,
         scheduler_at: (c.latitude, c.longitude),
         pod_activation: v.dist("latency.pod_activation", &l.pod_activation)?,
+        command_time: v.dist("latency.command_time", &l.command_time)?,
+        node_lock_service: v.dist("latency.node_lock_service", &l.node_lock_service)?,
+        placement_attempts: l.placement_attempts,
+        placement_backoff: v.dist("latency.placement_backoff", &l.placement_backoff)?,
+        security_group_limit: raw.fleet.security_group_limit,
     })
 }

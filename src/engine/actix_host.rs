@@ -30,6 +30,8 @@ impl<A: model::Actor + Send + Unpin + 'static> Actor for Host<A> {
 pub struct Deliver {
     /// The instant of delivery.
     pub now: SimTime,
+    /// The recipient's address.
+    pub to: To,
     /// The message.
     pub msg: Msg,
 }
@@ -44,7 +46,7 @@ impl<A: model::Actor + Send + Unpin + 'static> Handler<Deliver> for Host<A> {
     fn handle(&mut self, d: Deliver, _: &mut Context<Self>) -> Self::Result {
         let mut effects = Vec::new();
         if let Some(actor) = self.actor.as_mut() {
-            let mut ctx = Ctx::new(d.now, &self.env, &mut effects);
+            let mut ctx = Ctx::new(d.now, d.to, &self.env, &mut effects);
             actor.handle(d.msg, &mut ctx);
         }
         MessageResult(effects)
@@ -107,7 +109,7 @@ pub fn run(world: World, env: Arc<Env>, driver: &mut Driver) -> Result<World, Ma
         let nodes: Vec<_> = world.nodes.into_iter().map(|a| host(a, &env)).collect();
 
         while let Some((now, to, msg)) = driver.next_event() {
-            let d = Deliver { now, msg };
+            let d = Deliver { now, to, msg };
             let mut effects = match to {
                 To::Source => source.send(d).await?,
                 To::Device(i) => devices[i as usize].send(d).await?,

@@ -7,7 +7,7 @@ use crate::model::{Ctx, Env};
 pub fn run(mut world: World, env: &Env, driver: &mut Driver) -> World {
     let mut effects = Vec::with_capacity(16);
     while let Some((now, to, msg)) = driver.next_event() {
-        let mut ctx = Ctx::new(now, env, &mut effects);
+        let mut ctx = Ctx::new(now, to, env, &mut effects);
         world.deliver(to, msg, &mut ctx);
         driver.apply(now, &mut effects);
     }

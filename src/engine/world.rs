@@ -20,6 +20,9 @@ pub struct World {
     pub nodes: Vec<EdgeNode>,
 }
 
+/// The `AppId` of the simulated devices.
+pub const SIMULATED_APP: crate::api::AppId = 1;
+
 /// The actors that act on their own and get [`model::Msg::Init`] at time zero.
 pub const STARTERS: [Addr; 1] = [Addr::Source];
 
@@ -38,8 +41,9 @@ impl World {
             schedulers: vec![Scheduler::new(
                 0,
                 fleet,
-                scenario.geo.cities().len(),
+                scenario.latency.scheduler_workers,
                 scenario.population.count,
+                env.app,
                 model::stream(seed, Stream::Scheduler, 0),
             )],
             nodes: (0..fleet.node_count() as u32)
@@ -97,8 +101,20 @@ fn build_env(scenario: &Scenario) -> Env {
         network,
         processing: lat.scheduler_processing.clone(),
         workers: lat.scheduler_workers,
+        lock_service: lat.node_lock_service.clone(),
+        max_attempts: lat.placement_attempts,
+        retry_backoff: lat.placement_backoff.clone(),
         activation: lat.pod_activation.clone(),
-        holding: scenario.workload.holding.clone(),
+        command_time: lat.command_time.clone(),
+        security_group_limit: lat.security_group_limit,
+        faults: scenario.workload.faults,
+        classes: scenario
+            .workload
+            .classes
+            .iter()
+            .map(|c| c.0.clone())
+            .collect(),
+        app: SIMULATED_APP,
         mean_interarrival: SimDuration::from_secs_f64(1.0 / scenario.workload.arrival_rate_per_s),
         start_strategy: if strategies.is_empty() { None } else { Some(0) },
         strategies,
@@ -113,6 +129,9 @@ fn build_devices(scenario: &Scenario) -> Vec<Device> {
     let city_pick =
         WeightedIndex::new(pop.cities.iter().map(|c| c.1)).expect("checked: some city has people");
     let isp_pick = WeightedIndex::new(pop.isp_share).expect("checked: some ISP has a share");
+    let classes = &scenario.workload.classes;
+    let class_pick =
+        WeightedIndex::new(classes.iter().map(|c| c.1)).expect("checked: some class has a share");
     (0..pop.count)
         .map(|id| {
             let city = pop.cities[city_pick.sample(&mut rng)].0;
@@ -121,10 +140,16 @@ fn build_devices(scenario: &Scenario) -> Vec<Device> {
                 .geo
                 .draw_ip(city, isp, &mut rng)
                 .expect("checked: the ISP has addresses in the city");
+            let class = if classes.len() == 1 {
+                0
+            } else {
+                class_pick.sample(&mut rng) as u8
+            };
             Device::new(
                 id,
                 ip,
                 city,
+                class,
                 model::stream(scenario.seed, Stream::Device, u64::from(id)),
             )
         })

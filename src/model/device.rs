@@ -1,21 +1,91 @@
-//! The device: runs sessions of `Start`, a holding time, then `Stop`.
+//! The device: runs sessions of its class's flow.
+//!
+//! A container session is `Start`, optional `Console` polls while holding,
+//! then `Stop`. A VM session is `PreSchedule`, a think time, then `Confirm`
+//! (with probability `confirm_p`), `Cancel` (`cancel_p`) or nothing, which
+//! lets the lock expire; a confirmed instance is held, then stopped. A share
+//! of sessions repeats its first request, and a share sends it malformed.
 
+use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 
-use super::{Actor, Addr, Ctx, Msg, Observation};
-use crate::api::{Action, DeviceId, Outcome, Reply, Request};
+use super::{Actor, Addr, Ctx, DeviceTimer, Msg};
+use crate::api::{Action, DeviceId, Field, Outcome, Reply, Request};
+use crate::dist::Dist;
 use crate::geo::CityId;
+use crate::time::SimDuration;
+
+/// A kind of device and what its sessions do.
+#[derive(Clone, Debug)]
+pub struct Class {
+    /// Its name in the scenario.
+    pub name: String,
+    /// The session flow.
+    pub flow: Flow,
+    /// Holding time of a placement.
+    pub holding: Dist,
+    /// Share of sessions that send their first request twice.
+    pub repeat_share: f64,
+    /// Share of sessions whose first request is malformed, per kind.
+    pub malformed: Vec<(Malformed, f64)>,
+    /// `ServiceCommands` commands sent with `Start`, `Confirm` and `Console`.
+    pub commands: u16,
+}
+
+/// A session flow.
+#[derive(Clone, Debug)]
+pub enum Flow {
+    /// `Start`, `Console` polls, `Stop`.
+    Container {
+        /// `Console` polls while holding.
+        console_polls: u16,
+        /// Time before each poll.
+        console_interval: Dist,
+    },
+    /// `PreSchedule`, think, `Confirm` / `Cancel` / nothing, hold, `Stop`.
+    Vm {
+        /// Time between the lock and the decision.
+        think: Dist,
+        /// Probability of `Confirm`.
+        confirm_p: f64,
+        /// Probability of `Cancel`.
+        cancel_p: f64,
+        /// `PreLockedTimeout`, seconds.
+        lock_timeout_s: u32,
+    },
+}
+
+/// How a malformed request is wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// A required parameter is missing.
+    MissingParameter,
+    /// The device uses another application's `AppId`.
+    OtherApp,
+    /// A parameter is malformed.
+    Field(Field),
+}
 
 /// Where a device is in its session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
     /// No session.
     Idle,
-    /// `Start` sent, no answer yet.
+    /// `Start` sent.
     Starting,
-    /// Holding a pod.
+    /// `PreSchedule` sent.
+    Locking,
+    /// Holding a lock, deciding.
+    Thinking,
+    /// `Confirm` sent.
+    Confirming,
+    /// `Cancel` sent.
+    Cancelling,
+    /// Left its lock to expire.
+    Abandoned,
+    /// Holding a pod or instance.
     Holding,
-    /// `Stop` sent, no answer yet.
+    /// `Stop` sent.
     Stopping,
 }
 
@@ -24,18 +94,26 @@ pub struct Device {
     id: DeviceId,
     ip: u32,
     city: CityId,
+    class: u8,
     phase: Phase,
+    session: u32,
+    polls_left: u16,
+    repeat_pending: bool,
     rng: Pcg64Mcg,
 }
 
 impl Device {
-    /// A device with its address and city, idle.
-    pub fn new(id: DeviceId, ip: u32, city: CityId, rng: Pcg64Mcg) -> Device {
+    /// An idle device of class number `class`, with its address and city.
+    pub fn new(id: DeviceId, ip: u32, city: CityId, class: u8, rng: Pcg64Mcg) -> Device {
         Device {
             id,
             ip,
             city,
+            class,
             phase: Phase::Idle,
+            session: 0,
+            polls_left: 0,
+            repeat_pending: false,
             rng,
         }
     }
@@ -50,47 +128,183 @@ impl Device {
         self.phase
     }
 
-    fn send(&mut self, action: Action, ctx: &mut Ctx<'_>) {
-        let request = Request {
-            device: self.id,
-            client_ip: self.ip,
-            action,
-            strategy: if action == Action::Start {
-                ctx.env.start_strategy
-            } else {
-                None
-            },
-            sent_at: ctx.now,
-        };
+    fn class<'e>(&self, ctx: &Ctx<'e>) -> &'e Class {
+        &ctx.env.classes[self.class as usize]
+    }
+
+    fn request(&self, action: Action, ctx: &Ctx<'_>) -> Request {
+        let class = self.class(ctx);
+        let mut r = Request::new(ctx.env.app, self.id, self.ip, action, ctx.now);
+        if matches!(action, Action::Start | Action::PreSchedule) {
+            r.strategy = ctx.env.start_strategy;
+        }
+        if matches!(action, Action::Start | Action::Confirm | Action::Console) {
+            r.commands = class.commands;
+        }
+        if let Flow::Vm { lock_timeout_s, .. } = class.flow {
+            r.lock_timeout_s = lock_timeout_s;
+        }
+        r
+    }
+
+    fn send(&mut self, request: Request, ctx: &mut Ctx<'_>) {
         let delay = ctx.env.network.device_delay(self.city, &mut self.rng);
         ctx.send(ctx.env.scheduler_for(self.id), delay, Msg::Request(request));
     }
 
-    fn end_session(&mut self, ctx: &mut Ctx<'_>) {
-        self.phase = Phase::Idle;
+    fn timer(&mut self, kind: DeviceTimer, after: SimDuration, ctx: &mut Ctx<'_>) {
         ctx.send(
-            Addr::Source,
-            crate::time::SimDuration::ZERO,
-            Msg::SessionOver(self.id),
+            Addr::Device(self.id),
+            after,
+            Msg::Timer {
+                kind,
+                session: self.session,
+            },
         );
     }
 
+    fn begin(&mut self, ctx: &mut Ctx<'_>) {
+        let class = self.class(ctx);
+        self.session += 1;
+        self.repeat_pending = class.repeat_share > 0.0 && self.rng.random_bool(class.repeat_share);
+        let (action, phase) = match class.flow {
+            Flow::Container { console_polls, .. } => {
+                self.polls_left = console_polls;
+                (Action::Start, Phase::Starting)
+            }
+            Flow::Vm { .. } => (Action::PreSchedule, Phase::Locking),
+        };
+        let mut request = self.request(action, ctx);
+        if let Some(kind) = self.draw_malformed(class) {
+            match kind {
+                Malformed::MissingParameter => request.rejected = Some(Outcome::MissingParameter),
+                Malformed::OtherApp => request.app = ctx.env.app + 1,
+                Malformed::Field(f) => request.rejected = Some(Outcome::InvalidField(f)),
+            }
+        }
+        self.phase = phase;
+        self.send(request, ctx);
+    }
+
+    fn draw_malformed(&mut self, class: &Class) -> Option<Malformed> {
+        if class.malformed.is_empty() {
+            return None;
+        }
+        let mut u: f64 = self.rng.random();
+        for &(kind, share) in &class.malformed {
+            if u < share {
+                return Some(kind);
+            }
+            u -= share;
+        }
+        None
+    }
+
+    fn end_session(&mut self, ctx: &mut Ctx<'_>) {
+        self.phase = Phase::Idle;
+        ctx.send(Addr::Source, SimDuration::ZERO, Msg::SessionOver(self.id));
+    }
+
+    fn hold(&mut self, ctx: &mut Ctx<'_>) {
+        let class = self.class(ctx);
+        self.phase = Phase::Holding;
+        let hold = class.holding.sample(&mut self.rng);
+        self.timer(DeviceTimer::HoldingDone, hold, ctx);
+        if let Flow::Container {
+            console_interval, ..
+        } = &class.flow
+            && self.polls_left > 0
+        {
+            let wait = console_interval.sample(&mut self.rng);
+            self.timer(DeviceTimer::ConsoleDue, wait, ctx);
+        }
+    }
+
     fn on_reply(&mut self, reply: Reply, ctx: &mut Ctx<'_>) {
-        ctx.record(Observation::Answer {
+        ctx.record(super::Observation::Answer {
             action: reply.action,
             outcome: reply.outcome,
             sent_at: reply.sent_at,
         });
-        match (self.phase, reply.action, reply.outcome) {
-            (Phase::Starting, Action::Start, Outcome::Ok) => {
-                self.phase = Phase::Holding;
-                let hold = ctx.env.holding.sample(&mut self.rng);
-                ctx.send(Addr::Device(self.id), hold, Msg::HoldingDone);
+        let ok = reply.outcome.is_success();
+        match (self.phase, reply.action) {
+            (Phase::Starting, Action::Start) | (Phase::Locking, Action::PreSchedule)
+                if ok && self.repeat_pending =>
+            {
+                self.repeat_pending = false;
+                let again = self.request(reply.action, ctx);
+                self.send(again, ctx);
             }
-            (Phase::Starting, Action::Start, _) | (Phase::Stopping, Action::Stop, _) => {
-                self.end_session(ctx)
+            (Phase::Starting, Action::Start) | (Phase::Confirming, Action::Confirm) if ok => {
+                self.hold(ctx)
             }
+            (Phase::Locking, Action::PreSchedule) if ok => {
+                self.phase = Phase::Thinking;
+                if let Flow::Vm { think, .. } = &self.class(ctx).flow {
+                    let wait = think.sample(&mut self.rng);
+                    self.timer(DeviceTimer::ThinkDone, wait, ctx);
+                }
+            }
+            (Phase::Starting, Action::Start)
+            | (Phase::Locking, Action::PreSchedule)
+            | (Phase::Confirming, Action::Confirm)
+            | (Phase::Cancelling, Action::Cancel)
+            | (Phase::Stopping, Action::Stop) => self.end_session(ctx),
             _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, kind: DeviceTimer, ctx: &mut Ctx<'_>) {
+        match (kind, self.phase) {
+            (DeviceTimer::HoldingDone, Phase::Holding) => {
+                self.phase = Phase::Stopping;
+                let r = self.request(Action::Stop, ctx);
+                self.send(r, ctx);
+            }
+            (DeviceTimer::ConsoleDue, Phase::Holding) if self.polls_left > 0 => {
+                self.polls_left -= 1;
+                let r = self.request(Action::Console, ctx);
+                self.send(r, ctx);
+                if let Flow::Container {
+                    console_interval, ..
+                } = &self.class(ctx).flow
+                    && self.polls_left > 0
+                {
+                    let wait = console_interval.sample(&mut self.rng);
+                    self.timer(DeviceTimer::ConsoleDue, wait, ctx);
+                }
+            }
+            (DeviceTimer::ThinkDone, Phase::Thinking) => self.decide(ctx),
+            (DeviceTimer::LockLapsed, Phase::Abandoned) => self.end_session(ctx),
+            _ => {}
+        }
+    }
+
+    fn decide(&mut self, ctx: &mut Ctx<'_>) {
+        let Flow::Vm {
+            confirm_p,
+            cancel_p,
+            lock_timeout_s,
+            ..
+        } = self.class(ctx).flow
+        else {
+            return;
+        };
+        let u: f64 = self.rng.random();
+        if u < confirm_p {
+            self.phase = Phase::Confirming;
+            let r = self.request(Action::Confirm, ctx);
+            self.send(r, ctx);
+        } else if u < confirm_p + cancel_p {
+            self.phase = Phase::Cancelling;
+            let r = self.request(Action::Cancel, ctx);
+            self.send(r, ctx);
+        } else {
+            // Nothing: the lock expires. The device starts no new session
+            // until that has surely happened.
+            self.phase = Phase::Abandoned;
+            let wait = SimDuration::from_secs(u64::from(lock_timeout_s) + 1);
+            self.timer(DeviceTimer::LockLapsed, wait, ctx);
         }
     }
 }
@@ -98,14 +312,8 @@ impl Device {
 impl Actor for Device {
     fn handle(&mut self, msg: Msg, ctx: &mut Ctx<'_>) {
         match msg {
-            Msg::BeginSession if self.phase == Phase::Idle => {
-                self.phase = Phase::Starting;
-                self.send(Action::Start, ctx);
-            }
-            Msg::HoldingDone if self.phase == Phase::Holding => {
-                self.phase = Phase::Stopping;
-                self.send(Action::Stop, ctx);
-            }
+            Msg::BeginSession if self.phase == Phase::Idle => self.begin(ctx),
+            Msg::Timer { kind, session } if session == self.session => self.on_timer(kind, ctx),
             Msg::Reply(reply) => self.on_reply(reply, ctx),
             _ => {}
         }

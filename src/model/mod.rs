@@ -14,17 +14,18 @@ pub mod edge_node;
 pub mod network;
 pub mod scheduler;
 pub mod source;
+pub mod station;
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
-use crate::api::{Action, DeviceId, Outcome, Reply, Request, Strategy};
+use crate::api::{Action, AppId, DeviceId, Outcome, Reply, Request, Strategy};
 use crate::dist::Dist;
 use crate::fleet::{Fleet, NodeId, PodId, RegionId};
 use crate::geo::GeoIp;
 use crate::time::{SimDuration, SimTime};
 
-pub use device::Device;
+pub use device::{Class, Device, Flow, Malformed};
 pub use edge_node::EdgeNode;
 pub use network::Network;
 pub use scheduler::Scheduler;
@@ -52,41 +53,118 @@ pub enum Msg {
     NextArrival,
     /// Source to device: begin a session.
     BeginSession,
-    /// Device timer: the holding time is over.
-    HoldingDone,
+    /// Device timer for session number `session`.
+    Timer {
+        /// What is due.
+        kind: DeviceTimer,
+        /// The session that set it; a timer of an earlier session is ignored.
+        session: u32,
+    },
     /// Device to source: the session ended; the device is idle again.
     SessionOver(DeviceId),
     /// Device to scheduler: an API request.
     Request(Request),
     /// Scheduler timer: processing of this request is done.
     Processed(Request),
-    /// Scheduler to node: activate `pod` for `request`.
-    Activate {
-        /// The pod.
+    /// Scheduler timer: try placing this request again.
+    Retry(Placing),
+    /// Scheduler to node: an operation on one of its units.
+    ToNode(NodeCall),
+    /// Node timer: the lock manager finished serving this call.
+    LockServed(NodeCall),
+    /// Node timer: the lock `lock` on `pod` reaches its timeout.
+    LockTimeout {
+        /// The locked unit.
         pod: PodId,
-        /// The `Start` it serves.
-        request: Request,
-        /// The scheduler to answer.
-        scheduler: u16,
-        /// Its `RequestId`.
-        request_id: u64,
+        /// The `RequestId` of the `PreSchedule` that took the lock.
+        lock: u64,
+        /// When the lock was granted.
+        locked_at: SimTime,
     },
-    /// Node to scheduler: `pod` is active.
-    Activated {
-        /// The pod.
+    /// Node to scheduler: how an operation went.
+    FromNode(NodeAnswer),
+    /// Node to scheduler: a lock expired and its unit is idle again.
+    LockExpired {
+        /// The unit.
         pod: PodId,
-        /// The `Start` it serves.
-        request: Request,
-        /// Its `RequestId`.
-        request_id: u64,
-    },
-    /// Scheduler to node: `pod` is free again.
-    Release {
-        /// The pod.
-        pod: PodId,
+        /// The device that held the lock.
+        device: DeviceId,
     },
     /// Scheduler to device: the API's answer.
     Reply(Reply),
+}
+
+/// Timers a device sets for itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceTimer {
+    /// The holding time is over: `Stop`.
+    HoldingDone,
+    /// The think time after `PreSchedule` is over: `Confirm`, `Cancel` or nothing.
+    ThinkDone,
+    /// Time for the next `Console` poll.
+    ConsoleDue,
+    /// An abandoned lock has surely expired: the session is over.
+    LockLapsed,
+}
+
+/// A request being placed: which attempt this is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placing {
+    /// The `Start` or `PreSchedule`.
+    pub request: Request,
+    /// Its `RequestId`.
+    pub request_id: u64,
+    /// Attempts made so far (1 for the first).
+    pub attempt: u8,
+}
+
+/// What a scheduler asks a node to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeOp {
+    /// Take an idle pod and activate it (`Start`).
+    Activate,
+    /// Take an idle instance under a lock (`PreSchedule`).
+    Lock,
+    /// Turn the device's lock into a placement (`Confirm`).
+    Confirm,
+    /// Drop the device's lock (`Cancel`).
+    Cancel,
+    /// Free the device's unit (`Stop`).
+    Release,
+    /// Run commands on the device's unit (`Console` with `ServiceCommands`).
+    Run,
+}
+
+/// A scheduler's call to a node.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NodeCall {
+    /// The operation.
+    pub op: NodeOp,
+    /// The unit.
+    pub pod: PodId,
+    /// The request behind it, with its `RequestId` and attempt.
+    pub placing: Placing,
+}
+
+/// A node's answer to a [`NodeCall`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NodeAnswer {
+    /// The call answered.
+    pub call: NodeCall,
+    /// True if the node did it; false if the unit was not in the state the
+    /// operation needs (taken by another device, or the lock gone).
+    pub granted: bool,
+}
+
+/// What a unit is doing, as its node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UnitPhase {
+    /// Free.
+    Idle,
+    /// Held under a `PreSchedule` lock.
+    Locked,
+    /// Serving a device (an activated pod or a confirmed instance).
+    Active,
 }
 
 /// Something measured, handed to the run's recorder.
@@ -101,12 +179,14 @@ pub enum Observation {
         /// When the device sent it.
         sent_at: SimTime,
     },
-    /// A pod turned busy (`true`) or idle (`false`) at its node.
-    PodBusy {
-        /// The pod's region.
+    /// A unit changed phase at its node.
+    Unit {
+        /// The unit's region.
         region: RegionId,
-        /// Its new state.
-        busy: bool,
+        /// Its phase before.
+        from: UnitPhase,
+        /// Its phase now.
+        to: UnitPhase,
     },
     /// A session arrived.
     Arrival,
@@ -134,6 +214,8 @@ pub enum Effect {
 pub struct Ctx<'a> {
     /// The current instant.
     pub now: SimTime,
+    /// The actor handling the message.
+    pub me: Addr,
     /// What every actor shares.
     pub env: &'a Env,
     out: &'a mut Vec<Effect>,
@@ -141,8 +223,8 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// A context whose effects are appended to `out`.
-    pub fn new(now: SimTime, env: &'a Env, out: &'a mut Vec<Effect>) -> Ctx<'a> {
-        Ctx { now, env, out }
+    pub fn new(now: SimTime, me: Addr, env: &'a Env, out: &'a mut Vec<Effect>) -> Ctx<'a> {
+        Ctx { now, me, env, out }
     }
 
     /// Sends `msg` to `to`, due after `delay`.
@@ -174,16 +256,39 @@ pub struct Env {
     pub processing: Dist,
     /// Requests a scheduler works on at once.
     pub workers: u32,
+    /// Time a node's lock manager spends on one operation.
+    pub lock_service: Dist,
+    /// Placement attempts per request before `NoIdleResource`.
+    pub max_attempts: u8,
+    /// Wait before another placement attempt.
+    pub retry_backoff: Dist,
     /// Pod activation time.
     pub activation: Dist,
-    /// Session holding time.
-    pub holding: Dist,
+    /// Time one `ServiceCommands` command takes.
+    pub command_time: Dist,
+    /// Port ranges an instance may have open at once.
+    pub security_group_limit: Option<u32>,
+    /// Injected failures.
+    pub faults: Faults,
     /// Mean time between session arrivals.
     pub mean_interarrival: SimDuration,
+    /// Device classes; a device's class is fixed when it is built.
+    pub classes: Vec<Class>,
     /// Placement constraints requests may name.
     pub strategies: Vec<Strategy>,
-    /// The strategy every simulated `Start` carries.
+    /// The strategy every simulated `Start` and `PreSchedule` carries.
     pub start_strategy: Option<u16>,
+    /// The `AppId` of every simulated device.
+    pub app: AppId,
+}
+
+/// Probabilities of injected failures, per request that reaches a backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// `ens.interface.error`.
+    pub backend_error: f64,
+    /// `CallInterface`.
+    pub call_interface: f64,
 }
 
 impl Env {

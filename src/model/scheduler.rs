@@ -1,98 +1,134 @@
-//! The scheduler: answers API requests by choosing the nearest idle pod.
+//! The scheduler: answers API requests by choosing the nearest idle unit.
 //!
 //! Requests are worked on by a fixed number of workers, each taking a drawn
-//! processing time; the rest wait in FIFO order. For `Start` the scheduler
-//! locates the device by its client IP, walks the regions from nearest to
-//! farthest (regions on the device's own ISP first), takes an idle pod of the
-//! first region that has one, and has the pod's node activate it before it
-//! answers. `Stop` frees the pod at once and tells its node.
+//! processing time; the rest wait in FIFO order ([`Station`]). A request the
+//! API front found malformed is answered with its error once processed.
+//! Otherwise the scheduler checks the device's `AppId`, then acts on what the
+//! device holds ([`Holding`]):
+//!
+//! - `Start` / `PreSchedule` locate the device by its client IP, walk the
+//!   regions from nearest to farthest (regions on the device's own ISP
+//!   first), take an idle unit of the right kind from the first region that
+//!   has one in the scheduler's view, and ask its node to activate or lock
+//!   it. A node that refuses (the unit was taken meanwhile) makes the
+//!   scheduler try the next candidate, up to `max_attempts`.
+//! - `Confirm` asks the node to turn the lock into a placement; the node
+//!   refuses if the lock expired on the way.
+//! - `Stop` and `Cancel` free the unit at once and tell its node.
+//! - `Console` answers with the placement, running commands on the node first
+//!   if the request has any.
+//!
+//! A repeated `Start` or `PreSchedule` answers with the same unit and
+//! `RequestRepeated` true; no second unit is taken.
 
-use std::collections::VecDeque;
-
+use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 
-use super::{Actor, Addr, Ctx, Msg};
-use crate::api::{Action, DeviceId, Outcome, Reply, Request};
-use crate::fleet::{Fleet, PodId, RegionId};
+use super::station::Station;
+use super::{Actor, Addr, Ctx, Msg, NodeAnswer, NodeCall, NodeOp, Placing};
+use crate::api::{Action, AppId, Detail, DeviceId, Field, Outcome, Reply, Request};
+use crate::fleet::{Fleet, PodId, RegionId, UnitKind};
 use crate::geo::{CityId, GeoIp, Isp, distance_km};
 use crate::time::SimDuration;
 
-const NO_POD: PodId = PodId::MAX;
+/// What a device holds, as its scheduler records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holding {
+    /// Nothing.
+    Nothing,
+    /// Nothing: its last lock expired.
+    Expired,
+    /// A `Start` or `PreSchedule` is being placed.
+    Placing(UnitKind),
+    /// An active pod.
+    Pod(PodId),
+    /// A locked instance.
+    Locked(PodId),
+    /// A locked instance whose `Confirm` is on its way to the node.
+    Confirming(PodId),
+    /// A confirmed instance.
+    Instance(PodId),
+}
+
+impl Holding {
+    /// The unit held, if any.
+    pub fn unit(self) -> Option<PodId> {
+        match self {
+            Holding::Pod(p)
+            | Holding::Locked(p)
+            | Holding::Confirming(p)
+            | Holding::Instance(p) => Some(p),
+            _ => None,
+        }
+    }
+}
 
 /// A scheduler replica.
 pub struct Scheduler {
     id: u16,
     rng: Pcg64Mcg,
-    busy_workers: u32,
-    waiting: VecDeque<Request>,
-    /// Idle pods of each region, taken from the back.
+    workers: Station<Request>,
+    /// Idle units per region and kind (`region * 2 + kind`), taken from the back.
     idle: Vec<Vec<PodId>>,
-    /// The pod each device holds, or `NO_POD`.
-    placement: Vec<PodId>,
+    /// Port ranges open per instance, for the security-group limit.
+    open_ranges: Vec<u16>,
+    holding: Vec<Holding>,
+    owner: Vec<AppId>,
     next_request_id: u64,
     /// Region search order per (city, ISP), built on first use.
     order: Vec<Option<Box<[RegionId]>>>,
 }
 
 impl Scheduler {
-    /// A scheduler that sees every pod of `fleet` idle.
-    pub fn new(id: u16, fleet: &Fleet, cities: usize, devices: u32, rng: Pcg64Mcg) -> Scheduler {
-        let idle = fleet
-            .regions()
-            .iter()
-            .map(|r| (r.pods.0..r.pods.1).rev().collect())
-            .collect();
+    /// A scheduler that sees every unit of `fleet` idle, with `devices`
+    /// devices of application `app` known in advance.
+    pub fn new(
+        id: u16,
+        fleet: &Fleet,
+        workers: u32,
+        devices: u32,
+        app: AppId,
+        rng: Pcg64Mcg,
+    ) -> Scheduler {
+        let mut idle = vec![Vec::new(); fleet.regions().len() * 2];
+        for (r, region) in fleet.regions().iter().enumerate() {
+            for pod in (region.pods.0..region.pods.1).rev() {
+                idle[r * 2 + fleet.unit_kind(pod).index()].push(pod);
+            }
+        }
         Scheduler {
             id,
             rng,
-            busy_workers: 0,
-            waiting: VecDeque::new(),
+            workers: Station::new(workers),
             idle,
-            placement: vec![NO_POD; devices as usize],
+            open_ranges: vec![0; fleet.instance_count()],
+            holding: vec![Holding::Nothing; devices as usize],
+            owner: vec![app; devices as usize],
             next_request_id: 0,
-            order: vec![None; cities * Isp::ALL.len()],
+            order: Vec::new(),
         }
     }
 
-    /// Idle pods per region, as this scheduler sees them.
-    pub fn idle_counts(&self) -> Vec<usize> {
-        self.idle.iter().map(Vec::len).collect()
+    /// Idle units of `kind` per region, as this scheduler sees them.
+    pub fn idle_counts(&self, kind: UnitKind) -> Vec<usize> {
+        self.idle
+            .iter()
+            .skip(kind.index())
+            .step_by(2)
+            .map(Vec::len)
+            .collect()
     }
 
-    /// The pod `device` holds, if any.
-    pub fn placement_of(&self, device: DeviceId) -> Option<PodId> {
-        self.placement
+    /// What `device` holds.
+    pub fn holding(&self, device: DeviceId) -> Holding {
+        self.holding
             .get(device as usize)
             .copied()
-            .filter(|&p| p != NO_POD)
+            .unwrap_or(Holding::Nothing)
     }
 
-    fn start_work(&mut self, request: Request, ctx: &mut Ctx<'_>) {
-        let t = ctx.env.processing.sample(&mut self.rng);
-        ctx.send(Addr::Scheduler(self.id), t, Msg::Processed(request));
-    }
-
-    fn answer(
-        &mut self,
-        request: &Request,
-        outcome: Outcome,
-        pod: Option<PodId>,
-        request_id: u64,
-        ctx: &mut Ctx<'_>,
-    ) {
-        let city = ctx.env.geo.locate(request.client_ip).map(|(c, _)| c);
-        let delay = match city {
-            Some(c) => ctx.env.network.device_delay(c, &mut self.rng),
-            None => SimDuration::ZERO,
-        };
-        let reply = Reply {
-            action: request.action,
-            outcome,
-            pod,
-            sent_at: request.sent_at,
-            request_id,
-        };
-        ctx.send(Addr::Device(request.device), delay, Msg::Reply(reply));
+    fn set_holding(&mut self, device: DeviceId, h: Holding) {
+        self.holding[device as usize] = h;
     }
 
     fn new_request_id(&mut self) -> u64 {
@@ -100,68 +136,300 @@ impl Scheduler {
         (u64::from(self.id) << 48) | self.next_request_id
     }
 
+    fn start_work(&mut self, request: Request, ctx: &mut Ctx<'_>) {
+        let t = ctx.env.processing.sample(&mut self.rng);
+        ctx.send(Addr::Scheduler(self.id), t, Msg::Processed(request));
+    }
+
+    fn reply(
+        &mut self,
+        p: &Placing,
+        outcome: Outcome,
+        detail: Detail,
+        pod: Option<PodId>,
+        results: u16,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let city = ctx.env.geo.locate(p.request.client_ip).map(|(c, _)| c);
+        let delay = match city {
+            Some(c) => ctx.env.network.device_delay(c, &mut self.rng),
+            None => SimDuration::ZERO,
+        };
+        let reply = Reply {
+            action: p.request.action,
+            outcome,
+            detail,
+            pod,
+            command_results: results,
+            sent_at: p.request.sent_at,
+            request_id: p.request_id,
+        };
+        ctx.send(Addr::Device(p.request.device), delay, Msg::Reply(reply));
+    }
+
+    fn fail(&mut self, p: &Placing, outcome: Outcome, detail: Detail, ctx: &mut Ctx<'_>) {
+        self.reply(p, outcome, detail, None, 0, ctx);
+    }
+
+    fn call_node(&mut self, op: NodeOp, pod: PodId, placing: Placing, ctx: &mut Ctx<'_>) {
+        let fleet = &ctx.env.fleet;
+        let delay = ctx
+            .env
+            .network
+            .region_delay(fleet.pod_region(pod), &mut self.rng);
+        ctx.send(
+            Addr::Node(fleet.pod_node(pod)),
+            delay,
+            Msg::ToNode(NodeCall { op, pod, placing }),
+        );
+    }
+
     fn process(&mut self, request: Request, ctx: &mut Ctx<'_>) {
-        let request_id = self.new_request_id();
+        let p = Placing {
+            request,
+            request_id: self.new_request_id(),
+            attempt: 0,
+        };
+        if let Some(outcome) = request.rejected {
+            return self.fail(&p, outcome, Detail::None, ctx);
+        }
+        let slot = request.device as usize;
+        if slot >= self.holding.len() {
+            self.holding.resize(slot + 1, Holding::Nothing);
+            self.owner.resize(slot + 1, 0);
+        }
+        if self.owner[slot] == 0 {
+            self.owner[slot] = request.app;
+        } else if self.owner[slot] != request.app {
+            return self.fail(&p, Outcome::NoPermission, Detail::OtherApp, ctx);
+        }
+        let held = self.holding[slot];
         match request.action {
-            Action::Start => self.start(request, request_id, ctx),
-            Action::Stop => self.stop(request, request_id, ctx),
+            Action::Start => self.place(p, UnitKind::Pod, held, ctx),
+            Action::PreSchedule => self.place(p, UnitKind::Instance, held, ctx),
+            Action::Confirm => self.confirm(p, held, ctx),
+            Action::Cancel => self.cancel(p, held, ctx),
+            Action::Stop => self.stop(p, held, ctx),
+            Action::Console => self.console(p, held, ctx),
         }
     }
 
-    fn start(&mut self, request: Request, request_id: u64, ctx: &mut Ctx<'_>) {
-        let Some((city, isp)) = ctx.env.geo.locate(request.client_ip) else {
-            return self.answer(&request, Outcome::InvalidClientIp, None, request_id, ctx);
-        };
-        let slot = request.device as usize;
-        if slot >= self.placement.len() {
-            self.placement.resize(slot + 1, NO_POD);
+    /// Draws the injected failures of a call that reaches the backend.
+    fn injected_failure(&mut self, ctx: &Ctx<'_>) -> Option<(Outcome, Detail)> {
+        let f = ctx.env.faults;
+        if f.backend_error > 0.0 && self.rng.random_bool(f.backend_error) {
+            return Some((Outcome::BackendError, Detail::BackendFailed));
         }
+        if f.call_interface > 0.0 && self.rng.random_bool(f.call_interface) {
+            return Some((Outcome::CallInterface, Detail::DependencyFailed));
+        }
+        None
+    }
+
+    fn place(&mut self, p: Placing, kind: UnitKind, held: Holding, ctx: &mut Ctx<'_>) {
+        match (kind, held) {
+            (UnitKind::Pod, Holding::Pod(pod))
+            | (
+                UnitKind::Instance,
+                Holding::Locked(pod) | Holding::Confirming(pod) | Holding::Instance(pod),
+            ) => {
+                return self.reply(&p, Outcome::Repeated, Detail::None, Some(pod), 0, ctx);
+            }
+            (_, Holding::Placing(k)) if k == kind => {
+                return self.reply(&p, Outcome::Repeated, Detail::None, None, 0, ctx);
+            }
+            (
+                UnitKind::Pod,
+                Holding::Placing(_)
+                | Holding::Locked(_)
+                | Holding::Confirming(_)
+                | Holding::Instance(_),
+            ) => {
+                return self.fail(&p, Outcome::InvalidParameter, Detail::HoldsInstance, ctx);
+            }
+            (UnitKind::Instance, Holding::Placing(_) | Holding::Pod(_)) => {
+                return self.fail(&p, Outcome::InvalidParameter, Detail::HoldsPod, ctx);
+            }
+            (_, Holding::Nothing | Holding::Expired) => {}
+        }
+        if ctx.env.geo.locate(p.request.client_ip).is_none() {
+            return self.fail(
+                &p,
+                Outcome::InvalidField(Field::ClientIp),
+                Detail::None,
+                ctx,
+            );
+        }
+        if let Some((outcome, detail)) = self.injected_failure(ctx) {
+            return self.fail(&p, outcome, detail, ctx);
+        }
+        self.set_holding(p.request.device, Holding::Placing(kind));
+        self.attempt(Placing { attempt: 1, ..p }, kind, ctx);
+    }
+
+    /// Takes the nearest idle unit from the view and asks its node for it.
+    fn attempt(&mut self, p: Placing, kind: UnitKind, ctx: &mut Ctx<'_>) {
+        let Some(pod) = self.take_nearest(&p.request, kind, ctx) else {
+            self.set_holding(p.request.device, Holding::Nothing);
+            return self.fail(&p, Outcome::NoIdleResource, Detail::None, ctx);
+        };
+        let inst = ctx.env.fleet.instance_of(pod) as usize;
+        if let Some(limit) = ctx.env.security_group_limit
+            && u32::from(self.open_ranges[inst]) >= limit
+        {
+            self.give_back(pod, ctx);
+            self.set_holding(p.request.device, Holding::Nothing);
+            return self.fail(
+                &p,
+                Outcome::SecurityGroupLimit,
+                Detail::SecurityGroupFull,
+                ctx,
+            );
+        }
+        self.open_ranges[inst] += 1;
+        let op = if kind == UnitKind::Pod {
+            NodeOp::Activate
+        } else {
+            NodeOp::Lock
+        };
+        self.call_node(op, pod, p, ctx);
+    }
+
+    fn take_nearest(&mut self, request: &Request, kind: UnitKind, ctx: &Ctx<'_>) -> Option<PodId> {
+        let (city, isp) = ctx.env.geo.locate(request.client_ip)?;
         let allowed = request
             .strategy
             .map(|s| &ctx.env.strategies[s as usize].regions);
         let key = self.cache_region_order(city, isp, &ctx.env.fleet, &ctx.env.geo);
         let order = self.order[key].as_deref().unwrap_or_default();
-        let idle = &self.idle;
+        let idle = &mut self.idle;
         let region = order
             .iter()
             .copied()
             .filter(|r| allowed.is_none_or(|a| a.contains(r)))
-            .find(|&r| !idle[r as usize].is_empty());
-        let Some(region) = region else {
-            return self.answer(&request, Outcome::NoIdleResource, None, request_id, ctx);
-        };
-        let pod = self.idle[region as usize]
-            .pop()
-            .expect("region has an idle pod");
-        self.placement[slot] = pod;
-        let node = ctx.env.fleet.pod_node(pod);
-        let delay = ctx.env.network.region_delay(region, &mut self.rng);
-        ctx.send(
-            Addr::Node(node),
-            delay,
-            Msg::Activate {
-                pod,
-                request,
-                scheduler: self.id,
-                request_id,
-            },
-        );
+            .find(|&r| !idle[r as usize * 2 + kind.index()].is_empty())?;
+        idle[region as usize * 2 + kind.index()].pop()
     }
 
-    fn stop(&mut self, request: Request, request_id: u64, ctx: &mut Ctx<'_>) {
-        let Some(pod) = self.placement_of(request.device) else {
-            return self.answer(&request, Outcome::InvalidParameter, None, request_id, ctx);
-        };
-        self.placement[request.device as usize] = NO_POD;
-        let region = ctx.env.fleet.pod_region(pod);
-        self.idle[region as usize].push(pod);
-        let delay = ctx.env.network.region_delay(region, &mut self.rng);
-        ctx.send(
-            Addr::Node(ctx.env.fleet.pod_node(pod)),
-            delay,
-            Msg::Release { pod },
-        );
-        self.answer(&request, Outcome::Ok, Some(pod), request_id, ctx);
+    /// Returns `pod` to the view's idle pool and closes its port range.
+    fn give_back(&mut self, pod: PodId, ctx: &Ctx<'_>) {
+        let fleet = &ctx.env.fleet;
+        let inst = fleet.instance_of(pod) as usize;
+        self.open_ranges[inst] = self.open_ranges[inst].saturating_sub(1);
+        self.idle[fleet.pod_region(pod) as usize * 2 + fleet.unit_kind(pod).index()].push(pod);
+    }
+
+    fn confirm(&mut self, p: Placing, held: Holding, ctx: &mut Ctx<'_>) {
+        match held {
+            Holding::Locked(pod) => {
+                if let Some((outcome, detail)) = self.injected_failure(ctx) {
+                    return self.fail(&p, outcome, detail, ctx);
+                }
+                self.set_holding(p.request.device, Holding::Confirming(pod));
+                self.call_node(NodeOp::Confirm, pod, p, ctx);
+            }
+            Holding::Confirming(pod) | Holding::Instance(pod) => {
+                self.reply(&p, Outcome::Repeated, Detail::None, Some(pod), 0, ctx)
+            }
+            Holding::Expired => self.fail(&p, Outcome::InvalidParameter, Detail::LockExpired, ctx),
+            _ => self.fail(&p, Outcome::InvalidParameter, Detail::NoLock, ctx),
+        }
+    }
+
+    fn cancel(&mut self, p: Placing, held: Holding, ctx: &mut Ctx<'_>) {
+        match held {
+            Holding::Locked(pod) => {
+                self.set_holding(p.request.device, Holding::Nothing);
+                self.give_back(pod, ctx);
+                self.call_node(NodeOp::Cancel, pod, p, ctx);
+                self.reply(&p, Outcome::Ok, Detail::None, Some(pod), 0, ctx);
+            }
+            Holding::Expired => self.fail(&p, Outcome::InvalidParameter, Detail::LockExpired, ctx),
+            _ => self.fail(&p, Outcome::InvalidParameter, Detail::NoLock, ctx),
+        }
+    }
+
+    fn stop(&mut self, p: Placing, held: Holding, ctx: &mut Ctx<'_>) {
+        match held {
+            Holding::Pod(pod) | Holding::Instance(pod) => {
+                self.set_holding(p.request.device, Holding::Nothing);
+                self.give_back(pod, ctx);
+                self.call_node(NodeOp::Release, pod, p, ctx);
+                self.reply(&p, Outcome::Ok, Detail::None, Some(pod), 0, ctx);
+            }
+            Holding::Locked(_) | Holding::Confirming(_) => {
+                self.fail(&p, Outcome::InvalidParameter, Detail::OnlyLocked, ctx)
+            }
+            _ => self.fail(&p, Outcome::InvalidParameter, Detail::NoPlacement, ctx),
+        }
+    }
+
+    fn console(&mut self, p: Placing, held: Holding, ctx: &mut Ctx<'_>) {
+        match held.unit() {
+            Some(pod) if p.request.commands > 0 => self.call_node(NodeOp::Run, pod, p, ctx),
+            Some(pod) => self.reply(&p, Outcome::Ok, Detail::None, Some(pod), 0, ctx),
+            None if matches!(held, Holding::Placing(_)) => {
+                self.reply(&p, Outcome::Ok, Detail::None, None, 0, ctx)
+            }
+            None => self.fail(&p, Outcome::InvalidParameter, Detail::NotScheduled, ctx),
+        }
+    }
+
+    fn on_node_answer(&mut self, answer: NodeAnswer, ctx: &mut Ctx<'_>) {
+        let NodeCall {
+            op,
+            pod,
+            placing: p,
+        } = answer.call;
+        let device = p.request.device;
+        let results = p.request.commands;
+        match (op, answer.granted) {
+            (NodeOp::Activate, true) => {
+                self.set_holding(device, Holding::Pod(pod));
+                self.reply(&p, Outcome::Ok, Detail::None, Some(pod), results, ctx);
+            }
+            (NodeOp::Lock, true) => {
+                self.set_holding(device, Holding::Locked(pod));
+                self.reply(&p, Outcome::Ok, Detail::None, Some(pod), 0, ctx);
+            }
+            (NodeOp::Activate | NodeOp::Lock, false) => {
+                // Taken by someone else: the unit is not idle, so it stays out of the view.
+                let inst = ctx.env.fleet.instance_of(pod) as usize;
+                self.open_ranges[inst] = self.open_ranges[inst].saturating_sub(1);
+                let kind = ctx.env.fleet.unit_kind(pod);
+                if p.attempt >= ctx.env.max_attempts {
+                    self.set_holding(device, Holding::Nothing);
+                    self.fail(&p, Outcome::NoIdleResource, Detail::None, ctx);
+                } else {
+                    let next = Placing {
+                        attempt: p.attempt + 1,
+                        ..p
+                    };
+                    let backoff = ctx.env.retry_backoff.sample(&mut self.rng);
+                    let _ = kind;
+                    ctx.send(Addr::Scheduler(self.id), backoff, Msg::Retry(next));
+                }
+            }
+            (NodeOp::Confirm, true) => {
+                self.set_holding(device, Holding::Instance(pod));
+                self.reply(&p, Outcome::Ok, Detail::None, Some(pod), results, ctx);
+            }
+            (NodeOp::Confirm, false) => {
+                self.set_holding(device, Holding::Expired);
+                self.fail(&p, Outcome::InvalidParameter, Detail::LockExpired, ctx);
+            }
+            (NodeOp::Run, _) => self.reply(&p, Outcome::Ok, Detail::None, Some(pod), results, ctx),
+            (NodeOp::Cancel | NodeOp::Release, _) => {}
+        }
+    }
+
+    fn on_lock_expired(&mut self, pod: PodId, device: DeviceId, ctx: &mut Ctx<'_>) {
+        if matches!(self.holding(device), Holding::Locked(p) | Holding::Confirming(p) if p == pod) {
+            self.give_back(pod, ctx);
+            if self.holding(device) == Holding::Locked(pod) {
+                self.set_holding(device, Holding::Expired);
+            }
+        }
     }
 
     /// Makes sure `self.order` has the regions from nearest to farthest for a
@@ -198,27 +466,26 @@ impl Actor for Scheduler {
     fn handle(&mut self, msg: Msg, ctx: &mut Ctx<'_>) {
         match msg {
             Msg::Request(request) => {
-                if self.busy_workers < ctx.env.workers {
-                    self.busy_workers += 1;
+                if let Some(request) = self.workers.arrive(request, ctx.now) {
                     self.start_work(request, ctx);
-                } else {
-                    self.waiting.push_back(request);
                 }
             }
             Msg::Processed(request) => {
                 self.process(request, ctx);
-                match self.waiting.pop_front() {
-                    Some(next) => self.start_work(next, ctx),
-                    None => self.busy_workers -= 1,
+                if let Some((next, _waited)) = self.workers.depart(ctx.now) {
+                    self.start_work(next, ctx);
                 }
             }
-            Msg::Activated {
-                pod,
-                request,
-                request_id,
-            } => {
-                self.answer(&request, Outcome::Ok, Some(pod), request_id, ctx);
+            Msg::Retry(p) => {
+                let kind = if p.request.action == Action::Start {
+                    UnitKind::Pod
+                } else {
+                    UnitKind::Instance
+                };
+                self.attempt(p, kind, ctx);
             }
+            Msg::FromNode(answer) => self.on_node_answer(answer, ctx),
+            Msg::LockExpired { pod, device } => self.on_lock_expired(pod, device, ctx),
             _ => {}
         }
     }
