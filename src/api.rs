@@ -306,6 +306,8 @@ pub enum Detail {
     NotScheduled,
     /// The device belongs to another application.
     OtherApp,
+    /// The client IP is in no known ISP range.
+    UnknownAddress,
     /// The chosen instance's security group is full.
     SecurityGroupFull,
     /// An injected backend failure.
@@ -329,6 +331,7 @@ impl Detail {
             Detail::OnlyLocked => "the device only holds a lock; Confirm or Cancel it",
             Detail::NotScheduled => "the device is not in the scheduling state",
             Detail::OtherApp => "the device belongs to another AppId",
+            Detail::UnknownAddress => "ClientIp is in no known ISP range, so it has no location",
             Detail::SecurityGroupFull => {
                 "the instance's security group holds its limit of port ranges"
             }

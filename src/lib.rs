@@ -16,9 +16,11 @@
 //!    [`time`], and feeds every observation to the one [`metrics`] recorder.
 //! 4. [`run::run`] returns the measurements; [`report`] writes them as CSV.
 //!
-//! [`erlang`] holds the queueing formulas that the tests check results against.
+//! [`call`] answers single API requests given as JSON lines (`ensim call`),
+//! with the same scheduler and nodes. [`erlang`] holds the queueing formulas that the tests check results against.
 
 pub mod api;
+pub mod call;
 pub mod dist;
 pub mod engine;
 pub mod erlang;

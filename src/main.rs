@@ -23,6 +23,12 @@ struct Cli {
 enum Command {
     /// Run a scenario file and write its reports.
     Run(RunArgs),
+    /// Answer API requests, one JSON object per stdin line, with the fleet of
+    /// a scenario; one JSON answer per stdout line.
+    Call {
+        /// The scenario file (TOML) whose fleet and latencies to use.
+        scenario: PathBuf,
+    },
     /// Check a scenario file and describe what it would simulate.
     Validate {
         /// The scenario file (TOML).
@@ -53,6 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { scenario } => validate(&scenario),
+        Command::Call { scenario } => call(&scenario),
     };
     match result {
         Ok(code) => code,
@@ -94,15 +101,43 @@ fn print_table(out: &ensim::run::RunOutput) {
         out.events
     );
     println!(
-        "{:<8} {:<26} {:>9} {:>10} {:>10} {:>10} {:>10}",
+        "{:<11} {:<33} {:>9} {:>10} {:>10} {:>10} {:>10}",
         "action", "outcome", "count", "mean_ms", "p50_ms", "p99_ms", "max_ms"
     );
     for r in report::summary_rows(m) {
         println!(
-            "{:<8} {:<26} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            "{:<11} {:<33} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
             r.action, r.outcome, r.count, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
         );
     }
+}
+
+fn call(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use std::io::{BufRead, Write};
+    let scenario = Scenario::load(path)?;
+    let mut session = ensim::call::CallSession::new(&scenario);
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        if stdin
+            .read_until(b'\n', &mut bytes)
+            .context("cannot read standard input")?
+            == 0
+        {
+            break;
+        }
+        let line = String::from_utf8_lossy(&bytes);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = session.answer_line(&line);
+        serde_json::to_writer(&mut stdout, &answer).context("cannot write the answer")?;
+        writeln!(stdout).context("cannot write the answer")?;
+        stdout.flush().context("cannot write the answer")?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {

@@ -86,6 +86,21 @@ impl Driver {
         }
     }
 
+    /// Moves the end of the run (for runs driven step by step).
+    pub fn set_end(&mut self, end: SimTime) {
+        self.end = end;
+    }
+
+    /// Schedules `msg` for `to` at `at` (or now, if `at` has passed).
+    pub fn inject(&mut self, at: SimTime, to: Addr, msg: Msg) {
+        self.queue.push_at(at, (to, msg));
+    }
+
+    /// The instant of the last event delivered.
+    pub fn now(&self) -> SimTime {
+        self.queue.now()
+    }
+
     /// The end of the run.
     pub fn end(&self) -> SimTime {
         self.end

@@ -29,20 +29,36 @@ pub const STARTERS: [Addr; 1] = [Addr::Source];
 impl World {
     /// Builds the shared environment and every actor of `scenario`.
     pub fn build(scenario: &Scenario) -> (World, Env) {
+        Self::build_with(scenario, true)
+    }
+
+    /// Builds the environment, the schedulers and the nodes of `scenario`,
+    /// but no devices: for requests that come from outside (`ensim call`).
+    pub fn build_without_devices(scenario: &Scenario) -> (World, Env) {
+        Self::build_with(scenario, false)
+    }
+
+    fn build_with(scenario: &Scenario, with_devices: bool) -> (World, Env) {
         let env = build_env(scenario);
         let seed = scenario.seed;
         let fleet = &scenario.fleet;
+        let devices = if with_devices {
+            scenario.population.count
+        } else {
+            0
+        };
         let world = World {
-            source: SessionSource::new(
-                scenario.population.count,
-                model::stream(seed, Stream::Source, 0),
-            ),
-            devices: build_devices(scenario),
+            source: SessionSource::new(devices, model::stream(seed, Stream::Source, 0)),
+            devices: if with_devices {
+                build_devices(scenario)
+            } else {
+                Vec::new()
+            },
             schedulers: vec![Scheduler::new(
                 0,
                 fleet,
                 scenario.latency.scheduler_workers,
-                scenario.population.count,
+                devices,
                 env.app,
                 model::stream(seed, Stream::Scheduler, 0),
             )],

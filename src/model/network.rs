@@ -4,7 +4,7 @@ use rand::Rng;
 
 use crate::dist::Dist;
 use crate::geo::distance_km;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 /// Network delay: base + distance x per-km delay + jitter, drawn per message.
 pub struct Network {
@@ -56,5 +56,46 @@ impl Network {
     /// Delay of one message between the scheduler and a node in `region`.
     pub fn region_delay<R: Rng + ?Sized>(&self, region: u16, rng: &mut R) -> SimDuration {
         self.draw(self.region_ns[region as usize], rng)
+    }
+}
+
+/// Links that deliver in the order they were sent, as a TCP connection does:
+/// a message never overtakes an earlier one on the same link, whatever delay
+/// was drawn for it.
+#[derive(Clone, Debug)]
+pub struct FifoLinks {
+    last_arrival: Vec<SimTime>,
+}
+
+impl FifoLinks {
+    /// `links` links, all idle.
+    pub fn new(links: usize) -> FifoLinks {
+        FifoLinks {
+            last_arrival: vec![SimTime::ZERO; links],
+        }
+    }
+
+    /// The delay of a message sent on `link` at `now` with a drawn delay of
+    /// `drawn`: stretched, if need be, to arrive no earlier than the last one.
+    pub fn delay(&mut self, link: usize, now: SimTime, drawn: SimDuration) -> SimDuration {
+        let arrival = (now + drawn).max(self.last_arrival[link]);
+        self.last_arrival[link] = arrival;
+        arrival - now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_message_never_overtakes_an_earlier_one() {
+        let mut links = FifoLinks::new(2);
+        let t = SimTime::from_nanos;
+        let d = SimDuration::from_nanos;
+        assert_eq!(links.delay(0, t(0), d(100)), d(100));
+        assert_eq!(links.delay(0, t(10), d(5)), d(90));
+        assert_eq!(links.delay(1, t(10), d(5)), d(5));
+        assert_eq!(links.delay(0, t(200), d(5)), d(5));
     }
 }

@@ -24,6 +24,7 @@
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 
+use super::network::FifoLinks;
 use super::station::Station;
 use super::{Actor, Addr, Ctx, Msg, NodeAnswer, NodeCall, NodeOp, Placing};
 use crate::api::{Action, AppId, Detail, DeviceId, Field, Outcome, Reply, Request};
@@ -75,6 +76,8 @@ pub struct Scheduler {
     holding: Vec<Holding>,
     owner: Vec<AppId>,
     next_request_id: u64,
+    /// The links to the nodes, which deliver in order.
+    to_nodes: FifoLinks,
     /// Region search order per (city, ISP), built on first use.
     order: Vec<Option<Box<[RegionId]>>>,
 }
@@ -105,6 +108,7 @@ impl Scheduler {
             holding: vec![Holding::Nothing; devices as usize],
             owner: vec![app; devices as usize],
             next_request_id: 0,
+            to_nodes: FifoLinks::new(fleet.node_count()),
             order: Vec::new(),
         }
     }
@@ -173,10 +177,13 @@ impl Scheduler {
 
     fn call_node(&mut self, op: NodeOp, pod: PodId, placing: Placing, ctx: &mut Ctx<'_>) {
         let fleet = &ctx.env.fleet;
-        let delay = ctx
+        let drawn = ctx
             .env
             .network
             .region_delay(fleet.pod_region(pod), &mut self.rng);
+        let delay = self
+            .to_nodes
+            .delay(fleet.pod_node(pod) as usize, ctx.now, drawn);
         ctx.send(
             Addr::Node(fleet.pod_node(pod)),
             delay,
@@ -256,7 +263,7 @@ impl Scheduler {
             return self.fail(
                 &p,
                 Outcome::InvalidField(Field::ClientIp),
-                Detail::None,
+                Detail::UnknownAddress,
                 ctx,
             );
         }
@@ -396,7 +403,6 @@ impl Scheduler {
                 // Taken by someone else: the unit is not idle, so it stays out of the view.
                 let inst = ctx.env.fleet.instance_of(pod) as usize;
                 self.open_ranges[inst] = self.open_ranges[inst].saturating_sub(1);
-                let kind = ctx.env.fleet.unit_kind(pod);
                 if p.attempt >= ctx.env.max_attempts {
                     self.set_holding(device, Holding::Nothing);
                     self.fail(&p, Outcome::NoIdleResource, Detail::None, ctx);
@@ -406,7 +412,6 @@ impl Scheduler {
                         ..p
                     };
                     let backoff = ctx.env.retry_backoff.sample(&mut self.rng);
-                    let _ = kind;
                     ctx.send(Addr::Scheduler(self.id), backoff, Msg::Retry(next));
                 }
             }

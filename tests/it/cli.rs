@@ -184,3 +184,95 @@ fn a_region_without_coordinates_says_how_to_add_them() {
         "{err}"
     );
 }
+
+const CALL_FLEET: &str = r#"
+duration_s = 10
+[fleet]
+regions = ["cn-hangzhou-1", "cn-chengdu-26"]
+vm_instances_per_node = 2
+[workload]
+arrival_rate_per_s = 1.0
+holding = { dist = "exponential", mean_ms = 1000 }
+"#;
+
+/// Runs `ensim call` on a small fleet with `lines` on stdin; returns the answers.
+fn call_lines(lines: &[String]) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.toml"), CALL_FLEET).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ensim"))
+        .args(["call", "fleet.toml"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for l in lines {
+        stdin.write_all(l.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answers: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), lines.len(), "one answer per line");
+    answers
+}
+
+fn req(uuid: &str, action: &str, extra: &str) -> String {
+    format!(
+        r#"{{"AppId":"a","Uuid":"{uuid}","ClientIp":"1.24.0.5","ServiceAction":"{action}"{extra}}}"#
+    )
+}
+
+#[test]
+fn call_answers_the_must_show_requests() {
+    let a = call_lines(&[
+        req("d1", "Start", ""),
+        req("d1", "Start", ""),
+        req("d2", "PreSchedule", r#","PreLockedTimeout":"300""#),
+        req("d2", "Confirm", r#","AtMs":301000"#),
+        req("d3", "Start", r#","Directorys":["/data/../etc"]"#),
+        r#"{"AppId":"a","ClientIp":"1.24.0.5","ServiceAction":"Start"}"#.to_string(),
+    ]);
+    assert_eq!(a[0]["RequestRepeated"], "false");
+    assert_eq!(a[1]["RequestRepeated"], "true");
+    assert_eq!(a[0]["InstanceId"], a[1]["InstanceId"]);
+    assert_eq!(a[0]["Index"], a[1]["Index"]);
+    assert_eq!(a[2]["RequestRepeated"], "false");
+    assert_eq!(a[3]["Code"], "InvalidParameter");
+    assert!(
+        a[3]["Message"].as_str().unwrap().contains("expired"),
+        "{}",
+        a[3]
+    );
+    assert_eq!(a[4]["Code"], "InvalidParameter.Directorys");
+    assert_eq!(a[5]["Code"], "MissingParameter");
+    assert!(a[5]["Message"].as_str().unwrap().contains("Uuid"));
+    let ids: std::collections::HashSet<_> = a
+        .iter()
+        .map(|x| x["RequestId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), a.len(), "every RequestId is unique");
+}
+
+#[test]
+fn a_bad_line_gets_an_error_answer_and_the_next_lines_are_still_answered() {
+    let a = call_lines(&[
+        "{not json".to_string(),
+        req("d1", "Reboot", ""),
+        req(&"u".repeat(1000), "Start", ""),
+        "\u{fffd}\u{0}".to_string(),
+        req("d1", "Start", ""),
+    ]);
+    assert_eq!(a[0]["Code"], "InvalidParameter");
+    assert_eq!(a[1]["Code"], "InvalidParameter.ServiceAction");
+    assert_eq!(a[2]["Code"], "InvalidParameter.Uuid");
+    assert_eq!(a[3]["Code"], "InvalidParameter");
+    assert_eq!(a[4]["RequestRepeated"], "false");
+}
