@@ -70,11 +70,13 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules `event` after `delay` from now.
+    #[inline]
     pub fn push(&mut self, delay: SimDuration, event: E) {
         self.push_at(self.now + delay, event);
     }
 
     /// Schedules `event` at `time`; a time in the past means now.
+    #[inline]
     pub fn push_at(&mut self, time: SimTime, event: E) {
         if time <= self.now {
             self.due_now.push_back(event);
@@ -86,6 +88,7 @@ impl<E> EventQueue<E> {
     }
 
     /// The instant of the next event, if any.
+    #[inline]
     pub fn peek_time(&self) -> Option<SimTime> {
         if !self.due_now.is_empty() {
             return Some(self.now);
@@ -94,6 +97,7 @@ impl<E> EventQueue<E> {
     }
 
     /// Removes the next event and advances the clock to its instant.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         if let Some(top) = self.later.peek()
             && top.time == self.now

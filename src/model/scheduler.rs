@@ -32,6 +32,11 @@ use crate::fleet::{Fleet, PodId, RegionId, UnitKind};
 use crate::geo::{CityId, GeoIp, Isp, distance_km};
 use crate::time::SimDuration;
 
+/// `Scheduler::located` code: the IP was not looked up yet.
+const NOT_LOOKED_UP: u32 = u32::MAX;
+/// `Scheduler::located` code: the IP has no location.
+const NOWHERE: u32 = u32::MAX - 1;
+
 /// What a device holds, as its scheduler records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holding {
@@ -74,6 +79,8 @@ pub struct Scheduler {
     /// Port ranges open per instance, for the security-group limit.
     open_ranges: Vec<u16>,
     holding: Vec<Holding>,
+    /// Per device: the client IP last seen and where it is (see `locate`).
+    located: Vec<(u32, u32)>,
     owner: Vec<AppId>,
     next_request_id: u64,
     /// The links to the nodes, which deliver in order.
@@ -107,6 +114,7 @@ impl Scheduler {
             open_ranges: vec![0; fleet.instance_count()],
             holding: vec![Holding::Nothing; devices as usize],
             owner: vec![app; devices as usize],
+            located: vec![(0, NOT_LOOKED_UP); devices as usize],
             next_request_id: 0,
             to_nodes: FifoLinks::new(fleet.node_count()),
             order: Vec::new(),
@@ -140,9 +148,39 @@ impl Scheduler {
         (u64::from(self.id) << 48) | self.next_request_id
     }
 
-    fn start_work(&mut self, request: Request, ctx: &mut Ctx<'_>) {
-        let t = ctx.env.processing.sample(&mut self.rng);
-        ctx.send(Addr::Scheduler(self.id), t, Msg::Processed(request));
+    /// Works on `request` and, while processing takes no time, on the
+    /// requests queued behind it.
+    fn work(&mut self, mut request: Request, ctx: &mut Ctx<'_>) {
+        loop {
+            let t = ctx.env.processing.sample(&mut self.rng);
+            if !t.is_zero() {
+                return ctx.send(Addr::Scheduler(self.id), t, Msg::Processed(request));
+            }
+            self.process(request, ctx);
+            match self.workers.depart(ctx.now) {
+                Some((next, _waited)) => request = next,
+                None => return,
+            }
+        }
+    }
+
+    /// Where the client IP of `request` is. The answer depends on the IP
+    /// alone, so it is kept per device and looked up again only when the
+    /// device comes from another address.
+    fn locate(&mut self, request: &Request, geo: &GeoIp) -> Option<(CityId, Isp)> {
+        let Some(slot) = self.located.get_mut(request.device as usize) else {
+            return geo.locate(request.client_ip);
+        };
+        if slot.1 == NOT_LOOKED_UP || slot.0 != request.client_ip {
+            let code = geo
+                .locate(request.client_ip)
+                .map_or(NOWHERE, |(c, i)| c * 4 + i.index() as u32);
+            *slot = (request.client_ip, code);
+        }
+        match slot.1 {
+            NOWHERE => None,
+            code => Some((code / 4, Isp::ALL[(code % 4) as usize])),
+        }
     }
 
     fn reply(
@@ -154,7 +192,7 @@ impl Scheduler {
         results: u16,
         ctx: &mut Ctx<'_>,
     ) {
-        let city = ctx.env.geo.locate(p.request.client_ip).map(|(c, _)| c);
+        let city = self.locate(&p.request, &ctx.env.geo).map(|(c, _)| c);
         let delay = match city {
             Some(c) => ctx.env.network.device_delay(c, &mut self.rng),
             None => SimDuration::ZERO,
@@ -204,6 +242,7 @@ impl Scheduler {
         if slot >= self.holding.len() {
             self.holding.resize(slot + 1, Holding::Nothing);
             self.owner.resize(slot + 1, 0);
+            self.located.resize(slot + 1, (0, NOT_LOOKED_UP));
         }
         if self.owner[slot] == 0 {
             self.owner[slot] = request.app;
@@ -259,7 +298,7 @@ impl Scheduler {
             }
             (_, Holding::Nothing | Holding::Expired) => {}
         }
-        if ctx.env.geo.locate(p.request.client_ip).is_none() {
+        if self.locate(&p.request, &ctx.env.geo).is_none() {
             return self.fail(
                 &p,
                 Outcome::InvalidField(Field::ClientIp),
@@ -303,7 +342,7 @@ impl Scheduler {
     }
 
     fn take_nearest(&mut self, request: &Request, kind: UnitKind, ctx: &Ctx<'_>) -> Option<PodId> {
-        let (city, isp) = ctx.env.geo.locate(request.client_ip)?;
+        let (city, isp) = self.locate(request, &ctx.env.geo)?;
         let allowed = request
             .strategy
             .map(|s| &ctx.env.strategies[s as usize].regions);
@@ -472,13 +511,13 @@ impl Actor for Scheduler {
         match msg {
             Msg::Request(request) => {
                 if let Some(request) = self.workers.arrive(request, ctx.now) {
-                    self.start_work(request, ctx);
+                    self.work(request, ctx);
                 }
             }
             Msg::Processed(request) => {
                 self.process(request, ctx);
                 if let Some((next, _waited)) = self.workers.depart(ctx.now) {
-                    self.start_work(next, ctx);
+                    self.work(next, ctx);
                 }
             }
             Msg::Retry(p) => {
