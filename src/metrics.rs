@@ -8,58 +8,215 @@
 use hdrhistogram::Histogram;
 
 use crate::api::{Action, Outcome};
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, RegionId};
 use crate::model::{Observation, UnitPhase};
 use crate::time::{SimDuration, SimTime};
 
-/// Latencies of one (action, outcome).
+/// A histogram with the exact sum and maximum beside it.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// Values, 3 significant digits.
+    pub histogram: Histogram<u64>,
+    /// Exact sum.
+    pub sum: u128,
+    /// Exact maximum.
+    pub max: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            histogram: Histogram::new(3).expect("3 significant digits is valid"),
+            sum: 0,
+            max: 0,
+        }
+    }
+}
+
+impl Stats {
+    /// Adds one value.
+    pub fn record(&mut self, value: u64) {
+        if self.histogram.record(value).is_err() {
+            self.histogram.saturating_record(value);
+        }
+        self.sum += u128::from(value);
+        self.max = self.max.max(value);
+    }
+
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &Stats) {
+        if self.histogram.add(&other.histogram).is_err() {
+            for v in other.histogram.iter_recorded() {
+                self.histogram
+                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            }
+        }
+        self.sum += other.sum;
+        self.max = self.max.max(other.max);
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// Exact mean.
+    pub fn mean(&self) -> f64 {
+        if self.count() == 0 {
+            0.0
+        } else {
+            self.sum as f64 / self.count() as f64
+        }
+    }
+
+    /// The `q` quantile, never above the exact maximum.
+    pub fn quantile(&self, q: f64) -> u64 {
+        self.histogram.value_at_quantile(q).min(self.max)
+    }
+}
+
+/// Latencies of one (action, outcome), in nanoseconds.
 #[derive(Clone, Debug)]
 pub struct LatencyStats {
     /// The action.
     pub action: Action,
     /// The outcome.
     pub outcome: Outcome,
-    /// Latencies in nanoseconds, 3 significant digits.
-    pub histogram: Histogram<u64>,
-    /// Exact sum, in nanoseconds.
-    pub sum_ns: u128,
-    /// Exact maximum, in nanoseconds.
-    pub max_ns: u64,
+    /// The latencies.
+    pub stats: Stats,
 }
 
 impl LatencyStats {
-    fn new(action: Action, outcome: Outcome) -> LatencyStats {
-        LatencyStats {
-            action,
-            outcome,
-            histogram: Histogram::new(3).expect("3 significant digits is valid"),
-            sum_ns: 0,
-            max_ns: 0,
-        }
-    }
-
     /// Number of answers.
     pub fn count(&self) -> u64 {
-        self.histogram.len()
+        self.stats.count()
     }
 
     /// Exact mean, in milliseconds.
     pub fn mean_ms(&self) -> f64 {
-        if self.count() == 0 {
-            0.0
-        } else {
-            self.sum_ns as f64 / self.count() as f64 / 1e6
-        }
+        self.stats.mean() / 1e6
     }
 
     /// The `q` quantile in milliseconds, never above the exact maximum.
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        self.histogram.value_at_quantile(q).min(self.max_ns) as f64 / 1e6
+        self.stats.quantile(q) as f64 / 1e6
     }
 
     /// Exact maximum, in milliseconds.
     pub fn max_ms(&self) -> f64 {
-        self.max_ns as f64 / 1e6
+        self.stats.max as f64 / 1e6
+    }
+}
+
+/// What lock contention is measured by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockMetric {
+    /// Units tried per placement.
+    Attempts,
+    /// Refusals met per placement.
+    Conflicts,
+    /// Time an operation waited for a node's lock manager, ns.
+    Wait,
+    /// Time from grant to the end of a hold, ns.
+    Hold,
+}
+
+impl LockMetric {
+    /// Every metric, in report order.
+    pub const ALL: [LockMetric; 4] = [
+        LockMetric::Attempts,
+        LockMetric::Conflicts,
+        LockMetric::Wait,
+        LockMetric::Hold,
+    ];
+
+    /// The name reports use, with its unit.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockMetric::Attempts => "lock_attempts",
+            LockMetric::Conflicts => "conflicts",
+            LockMetric::Wait => "lock_wait_ms",
+            LockMetric::Hold => "lock_hold_ms",
+        }
+    }
+
+    /// True if the metric is measured for requests of `action`: placements
+    /// (`Start`, `PreSchedule`) have all four, other node operations only
+    /// the wait.
+    pub fn applies_to(self, action: Action) -> bool {
+        matches!(action, Action::Start | Action::PreSchedule) || self == LockMetric::Wait
+    }
+
+    /// What one recorded unit is worth in the report's unit.
+    pub fn scale(self) -> f64 {
+        match self {
+            LockMetric::Attempts | LockMetric::Conflicts => 1.0,
+            LockMetric::Wait | LockMetric::Hold => 1e-6,
+        }
+    }
+}
+
+/// Lock contention: per region, action and metric, and per node.
+#[derive(Clone, Debug, Default)]
+pub struct Contention {
+    /// `slots[(region * actions + action) * metrics + metric]`.
+    slots: Vec<Option<Stats>>,
+    /// Lock wait per node.
+    pub node_wait: Vec<Option<Stats>>,
+    /// Refusals per node.
+    pub node_refusals: Vec<u64>,
+}
+
+fn contention_slot(region: RegionId, action: Action, metric: LockMetric) -> usize {
+    (region as usize * Action::ALL.len() + action as usize) * LockMetric::ALL.len()
+        + metric as usize
+}
+
+impl Contention {
+    fn new(regions: usize, nodes: usize) -> Contention {
+        Contention {
+            slots: vec![None; regions * Action::ALL.len() * LockMetric::ALL.len()],
+            node_wait: vec![None; nodes],
+            node_refusals: vec![0; nodes],
+        }
+    }
+
+    fn record(&mut self, region: RegionId, action: Action, metric: LockMetric, value: u64) {
+        self.slots[contention_slot(region, action, metric)]
+            .get_or_insert_with(Stats::default)
+            .record(value);
+    }
+
+    /// The stats of one region, action and metric, if any were recorded.
+    pub fn get(&self, region: RegionId, action: Action, metric: LockMetric) -> Option<&Stats> {
+        self.slots
+            .get(contention_slot(region, action, metric))?
+            .as_ref()
+    }
+
+    /// Regions that saw any contention data.
+    pub fn regions(&self) -> Vec<RegionId> {
+        let per_region = Action::ALL.len() * LockMetric::ALL.len();
+        (0..self.slots.len() / per_region)
+            .filter(|r| {
+                self.slots[r * per_region..(r + 1) * per_region]
+                    .iter()
+                    .any(Option::is_some)
+            })
+            .map(|r| r as RegionId)
+            .collect()
+    }
+
+    /// One metric of one action over all regions.
+    pub fn total(&self, action: Action, metric: LockMetric) -> Option<Stats> {
+        let regions = self.slots.len() / (Action::ALL.len() * LockMetric::ALL.len());
+        let mut total: Option<Stats> = None;
+        for r in 0..regions {
+            if let Some(s) = self.get(r as RegionId, action, metric) {
+                total.get_or_insert_with(Stats::default).merge(s);
+            }
+        }
+        total
     }
 }
 
@@ -96,6 +253,8 @@ pub struct Recorder {
     arrivals: u64,
     arrivals_lost: u64,
     regions: Vec<RegionOccupancy>,
+    contention: Contention,
+    node_region: Vec<RegionId>,
 }
 
 fn slot(action: Action, outcome: Outcome) -> usize {
@@ -111,6 +270,10 @@ impl Recorder {
             arrivals: 0,
             arrivals_lost: 0,
             regions: vec![RegionOccupancy::default(); fleet.regions().len()],
+            contention: Contention::new(fleet.regions().len(), fleet.node_count()),
+            node_region: (0..fleet.node_count() as u32)
+                .map(|n| fleet.node_region(n))
+                .collect(),
         }
     }
 
@@ -126,13 +289,14 @@ impl Recorder {
                     return;
                 }
                 let latency = now.since(sent_at).as_nanos();
-                let stats = self.answers[slot(action, outcome)]
-                    .get_or_insert_with(|| LatencyStats::new(action, outcome));
-                if stats.histogram.record(latency).is_err() {
-                    stats.histogram.saturating_record(latency);
-                }
-                stats.sum_ns += u128::from(latency);
-                stats.max_ns = stats.max_ns.max(latency);
+                self.answers[slot(action, outcome)]
+                    .get_or_insert_with(|| LatencyStats {
+                        action,
+                        outcome,
+                        stats: Stats::default(),
+                    })
+                    .stats
+                    .record(latency);
             }
             Observation::Unit { region, from, to } => {
                 let warmup = self.warmup;
@@ -146,9 +310,33 @@ impl Recorder {
                 }
                 r.peak_busy = r.peak_busy.max(r.locked + r.active);
             }
-            Observation::Arrival if now >= self.warmup => self.arrivals += 1,
-            Observation::ArrivalLost if now >= self.warmup => self.arrivals_lost += 1,
-            Observation::Arrival | Observation::ArrivalLost => {}
+            _ if now < self.warmup => {}
+            Observation::LockWait { node, action, wait } => {
+                let region = self.node_region[node as usize];
+                self.contention
+                    .record(region, action, LockMetric::Wait, wait.as_nanos());
+                let n = &mut self.contention.node_wait[node as usize];
+                n.get_or_insert_with(Stats::default).record(wait.as_nanos());
+            }
+            Observation::LockHold { node, action, held } => {
+                let region = self.node_region[node as usize];
+                self.contention
+                    .record(region, action, LockMetric::Hold, held.as_nanos());
+            }
+            Observation::Refused { node, .. } => self.contention.node_refusals[node as usize] += 1,
+            Observation::Attempts {
+                region,
+                action,
+                attempts,
+                conflicts,
+            } => {
+                self.contention
+                    .record(region, action, LockMetric::Attempts, u64::from(attempts));
+                self.contention
+                    .record(region, action, LockMetric::Conflicts, u64::from(conflicts));
+            }
+            Observation::Arrival => self.arrivals += 1,
+            Observation::ArrivalLost => self.arrivals_lost += 1,
         }
     }
 
@@ -164,6 +352,7 @@ impl Recorder {
             arrivals: self.arrivals,
             arrivals_lost: self.arrivals_lost,
             regions: self.regions,
+            contention: self.contention,
         }
     }
 }
@@ -191,6 +380,8 @@ pub struct Measurements {
     pub arrivals_lost: u64,
     /// Occupancy per region, by region id.
     pub regions: Vec<RegionOccupancy>,
+    /// Lock contention.
+    pub contention: Contention,
 }
 
 impl Measurements {

@@ -4,7 +4,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::metrics::Measurements;
+use crate::api::Action;
+use crate::fleet::Fleet;
+use crate::metrics::{LockMetric, Measurements, Stats};
 use crate::run::RunOutput;
 
 /// The columns of `summary.csv`, in order.
@@ -93,9 +95,135 @@ pub fn summary_csv(m: &Measurements) -> Vec<u8> {
     w.into_inner().expect("writing to memory")
 }
 
+/// The columns of `contention.csv`, in order. The unit of `mean` to `max`
+/// is the one the metric's name ends in (`_ms`), or a plain count.
+pub const CONTENTION_COLUMNS: [&str; 12] = [
+    "scope", "region", "node", "action", "metric", "count", "mean", "p50", "p90", "p99", "p999",
+    "max",
+];
+
+fn stats_fields(stats: Option<&Stats>, scale: f64) -> [String; 7] {
+    let s = stats.cloned().unwrap_or_default();
+    let v = |x: f64| format!("{:.3}", x * scale);
+    [
+        s.count().to_string(),
+        v(s.mean()),
+        v(s.quantile(0.5) as f64),
+        v(s.quantile(0.9) as f64),
+        v(s.quantile(0.99) as f64),
+        v(s.quantile(0.999) as f64),
+        v(s.max as f64),
+    ]
+}
+
+/// `contention.csv` as bytes: the four lock metrics per action for the whole
+/// fleet (`scope` all) and for every region that saw placements or lock
+/// operations (`scope` region), then the nodes with any lock traffic, the
+/// most refusals first (`scope` node), so the hottest nodes lead.
+pub fn contention_csv(m: &Measurements, fleet: &Fleet) -> Vec<u8> {
+    let c = &m.contention;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CONTENTION_COLUMNS)
+        .expect("writing to memory");
+    let mut row =
+        |scope: &str, region: &str, node: &str, action: &str, metric: &str, fields: [String; 7]| {
+            let head = [scope, region, node, action, metric].map(str::to_string);
+            w.write_record(head.iter().chain(fields.iter()))
+                .expect("writing to memory");
+        };
+    let regions = c.regions();
+    for action in Action::ALL {
+        if !regions.iter().any(|&r| {
+            LockMetric::ALL
+                .iter()
+                .any(|&k| c.get(r, action, k).is_some())
+        }) {
+            continue;
+        }
+        for metric in LockMetric::ALL.into_iter().filter(|k| k.applies_to(action)) {
+            let total = c.total(action, metric);
+            row(
+                "all",
+                "all",
+                "",
+                action.name(),
+                metric.name(),
+                stats_fields(total.as_ref(), metric.scale()),
+            );
+        }
+    }
+    for &r in &regions {
+        let id = &fleet.regions()[r as usize].id;
+        for action in Action::ALL {
+            if LockMetric::ALL
+                .iter()
+                .all(|&k| c.get(r, action, k).is_none())
+            {
+                continue;
+            }
+            for metric in LockMetric::ALL.into_iter().filter(|k| k.applies_to(action)) {
+                row(
+                    "region",
+                    id,
+                    "",
+                    action.name(),
+                    metric.name(),
+                    stats_fields(c.get(r, action, metric), metric.scale()),
+                );
+            }
+        }
+    }
+    let mut nodes: Vec<usize> = (0..c.node_wait.len())
+        .filter(|&n| c.node_wait[n].is_some() || c.node_refusals[n] > 0)
+        .collect();
+    let p99 = |n: usize| c.node_wait[n].as_ref().map_or(0, |s| s.quantile(0.99));
+    nodes.sort_by_key(|&n| {
+        (
+            std::cmp::Reverse(c.node_refusals[n]),
+            std::cmp::Reverse(p99(n)),
+            n,
+        )
+    });
+    for n in nodes {
+        let region = &fleet.regions()[fleet.node_region(n as u32) as usize].id;
+        let node = n.to_string();
+        row(
+            "node",
+            region,
+            &node,
+            "all",
+            "refusals",
+            [
+                c.node_refusals[n].to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+        );
+        row(
+            "node",
+            region,
+            &node,
+            "all",
+            LockMetric::Wait.name(),
+            stats_fields(c.node_wait[n].as_ref(), LockMetric::Wait.scale()),
+        );
+    }
+    w.into_inner().expect("writing to memory")
+}
+
 /// Every file of a run's results folder, by name.
 pub fn result_files(out: &RunOutput) -> Vec<(&'static str, Vec<u8>)> {
-    vec![("summary.csv", summary_csv(&out.measurements))]
+    vec![
+        ("summary.csv", summary_csv(&out.measurements)),
+        (
+            "contention.csv",
+            contention_csv(&out.measurements, &out.env.fleet),
+        ),
+    ]
 }
 
 /// Writes `files` into the folder `dir`, replacing it whole: they are

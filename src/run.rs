@@ -44,7 +44,7 @@ pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunErro
     let mut driver = Driver::new(
         Recorder::new(&scenario.fleet, scenario.warmup),
         end,
-        &engine::world::STARTERS,
+        &world.starters(true),
     );
     let world = match engine {
         EngineKind::Default => engine::plain::run(world, &env, &mut driver),

@@ -15,7 +15,7 @@ use crate::api::Field;
 use crate::dist::{Dist, DistSpec};
 use crate::fleet::{Fleet, PortLayout, RegionLayout};
 use crate::geo::{self, CityId, GeoIp, Isp, IspSet};
-use crate::model::{Class, Faults, Flow, Malformed};
+use crate::model::{Class, Faults, Flow, Malformed, Routing, ViewRefresh};
 use crate::time::SimDuration;
 
 /// A scenario that cannot be used, with where and why. Its `Display` is one
@@ -93,6 +93,32 @@ pub struct RawScenario {
     /// Injected failures.
     #[serde(default)]
     pub faults: RawFaults,
+    /// Scheduler replicas and their views.
+    #[serde(default)]
+    pub schedulers: RawSchedulers,
+}
+
+/// `[schedulers]`: replicas, routing and views.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSchedulers {
+    /// Number of scheduler replicas.
+    pub count: u16,
+    /// `region_group` or `round_robin`.
+    pub routing: Routing,
+    /// How often nodes report their idle units to the schedulers, in ms;
+    /// 0 means on every change.
+    pub view_refresh_ms: f64,
+}
+
+impl Default for RawSchedulers {
+    fn default() -> Self {
+        RawSchedulers {
+            count: 1,
+            routing: Routing::RegionGroup,
+            view_refresh_ms: 0.0,
+        }
+    }
 }
 
 /// Data files; each defaults to the copy built into ensim from `data/`.
@@ -478,6 +504,12 @@ pub struct Latency {
     pub placement_backoff: Dist,
     /// Security-group limit per instance.
     pub security_group_limit: Option<u32>,
+    /// Scheduler replicas.
+    pub schedulers: u16,
+    /// Session routing.
+    pub routing: Routing,
+    /// View refresh.
+    pub view_refresh: ViewRefresh,
 }
 
 impl Scenario {
@@ -1083,6 +1115,25 @@ fn build_class(
 
 fn build_latency(raw: &RawScenario, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {
     let l = &raw.latency;
+    let s = &raw.schedulers;
+    v.ensure(s.count >= 1, "schedulers.count", || {
+        "0 is not allowed; give at least one scheduler".into()
+    })?;
+    v.ensure(
+        s.view_refresh_ms.is_finite() && s.view_refresh_ms >= 0.0,
+        "schedulers.view_refresh_ms",
+        || {
+            format!(
+                "{} is not allowed; give milliseconds between reports, or 0 for every change",
+                s.view_refresh_ms
+            )
+        },
+    )?;
+    v.ensure(
+        s.view_refresh_ms == 0.0 || s.view_refresh_ms >= 0.001,
+        "schedulers.view_refresh_ms",
+        || "below a microsecond; use 0 for every change".into(),
+    )?;
     v.ensure(
         l.placement_attempts >= 1,
         "latency.placement_attempts",
@@ -1119,5 +1170,12 @@ fn build_latency(raw: &RawScenario, geo: &GeoIp, v: &Checker) -> Result<Latency,
         placement_attempts: l.placement_attempts,
         placement_backoff: v.dist("latency.placement_backoff", &l.placement_backoff)?,
         security_group_limit: raw.fleet.security_group_limit,
+        schedulers: raw.schedulers.count,
+        routing: raw.schedulers.routing,
+        view_refresh: if raw.schedulers.view_refresh_ms == 0.0 {
+            ViewRefresh::OnChange
+        } else {
+            ViewRefresh::Every(SimDuration::from_millis_f64(raw.schedulers.view_refresh_ms))
+        },
     })
 }

@@ -95,6 +95,8 @@ pub struct Device {
     ip: u32,
     city: CityId,
     class: u8,
+    /// The scheduler of the current session.
+    scheduler: u16,
     phase: Phase,
     session: u32,
     polls_left: u16,
@@ -110,6 +112,7 @@ impl Device {
             ip,
             city,
             class,
+            scheduler: 0,
             phase: Phase::Idle,
             session: 0,
             polls_left: 0,
@@ -149,7 +152,11 @@ impl Device {
 
     fn send(&mut self, request: Request, ctx: &mut Ctx<'_>) {
         let delay = ctx.env.network.device_delay(self.city, &mut self.rng);
-        ctx.send(ctx.env.scheduler_for(self.id), delay, Msg::Request(request));
+        ctx.send(
+            Addr::Scheduler(self.scheduler),
+            delay,
+            Msg::Request(request),
+        );
     }
 
     fn timer(&mut self, kind: DeviceTimer, after: SimDuration, ctx: &mut Ctx<'_>) {
@@ -163,9 +170,10 @@ impl Device {
         );
     }
 
-    fn begin(&mut self, ctx: &mut Ctx<'_>) {
+    fn begin(&mut self, turn: u32, ctx: &mut Ctx<'_>) {
         let class = self.class(ctx);
         self.session += 1;
+        self.scheduler = ctx.env.route(self.city, turn);
         self.repeat_pending = class.repeat_share > 0.0 && self.rng.random_bool(class.repeat_share);
         let (action, phase) = match class.flow {
             Flow::Container { console_polls, .. } => {
@@ -312,7 +320,7 @@ impl Device {
 impl Actor for Device {
     fn handle(&mut self, msg: Msg, ctx: &mut Ctx<'_>) {
         match msg {
-            Msg::BeginSession if self.phase == Phase::Idle => self.begin(ctx),
+            Msg::BeginSession { turn } if self.phase == Phase::Idle => self.begin(turn, ctx),
             Msg::Timer { kind, session } if session == self.session => self.on_timer(kind, ctx),
             Msg::Reply(reply) => self.on_reply(reply, ctx),
             _ => {}

@@ -22,7 +22,7 @@ use rand_pcg::Pcg64Mcg;
 use crate::api::{Action, AppId, DeviceId, Outcome, Reply, Request, Strategy};
 use crate::dist::Dist;
 use crate::fleet::{Fleet, NodeId, PodId, RegionId};
-use crate::geo::GeoIp;
+use crate::geo::{CityId, GeoIp};
 use crate::time::{SimDuration, SimTime};
 
 pub use device::{Class, Device, Flow, Malformed};
@@ -45,14 +45,17 @@ pub enum Addr {
 }
 
 /// A message between actors (or from an actor to itself, as a timer).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
     /// Sent once at time zero to every actor that acts on its own.
     Init,
     /// Source timer: the next session arrives.
     NextArrival,
-    /// Source to device: begin a session.
-    BeginSession,
+    /// Source to device: begin a session, the `turn`-th of the run.
+    BeginSession {
+        /// Sessions begun before this one; round-robin routing uses it.
+        turn: u32,
+    },
     /// Device timer for session number `session`.
     Timer {
         /// What is due.
@@ -92,6 +95,24 @@ pub enum Msg {
     },
     /// Scheduler to device: the API's answer.
     Reply(Reply),
+    /// Node to scheduler, when views refresh on every change: `pod` turned
+    /// idle or busy.
+    UnitChanged {
+        /// The unit.
+        pod: PodId,
+        /// Its new state.
+        idle: bool,
+    },
+    /// Node timer: time to report to the schedulers.
+    ReportDue,
+    /// Node to scheduler, when views refresh periodically: which of the
+    /// node's units are idle (bit k for its k-th unit).
+    ViewReport {
+        /// The reporting node.
+        node: NodeId,
+        /// Idle units, one bit each.
+        idle: std::sync::Arc<[u64]>,
+    },
 }
 
 /// Timers a device sets for itself.
@@ -116,6 +137,8 @@ pub struct Placing {
     pub request_id: u64,
     /// Attempts made so far (1 for the first).
     pub attempt: u8,
+    /// The region of the first unit tried.
+    pub first_region: RegionId,
 }
 
 /// What a scheduler asks a node to do.
@@ -188,6 +211,44 @@ pub enum Observation {
         /// Its phase now.
         to: UnitPhase,
     },
+    /// A node's lock manager took up an operation after it waited `wait`.
+    LockWait {
+        /// The node.
+        node: NodeId,
+        /// The action behind the operation.
+        action: Action,
+        /// Time in the lock manager's queue.
+        wait: SimDuration,
+    },
+    /// A hold ended: a `Start` activation at `Stop`, a `PreSchedule` lock at
+    /// `Confirm`, `Cancel` or expiry.
+    LockHold {
+        /// The node.
+        node: NodeId,
+        /// `Start` or `PreSchedule`.
+        action: Action,
+        /// From grant to end.
+        held: SimDuration,
+    },
+    /// A node refused a unit a scheduler chose.
+    Refused {
+        /// The node.
+        node: NodeId,
+        /// `Start` or `PreSchedule`.
+        action: Action,
+    },
+    /// A placement ended after `attempts` units were tried, `conflicts` of
+    /// them refused.
+    Attempts {
+        /// Region of the first unit tried.
+        region: RegionId,
+        /// `Start` or `PreSchedule`.
+        action: Action,
+        /// Units tried.
+        attempts: u8,
+        /// Refusals met.
+        conflicts: u8,
+    },
     /// A session arrived.
     Arrival,
     /// A session arrived while every device was busy, and was lost.
@@ -195,7 +256,7 @@ pub enum Observation {
 }
 
 /// What an actor does in response to a message.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// Deliver `msg` to `to` after `delay`.
     Send {
@@ -280,6 +341,40 @@ pub struct Env {
     pub start_strategy: Option<u16>,
     /// The `AppId` of every simulated device.
     pub app: AppId,
+    /// Scheduler replicas.
+    pub schedulers: u16,
+    /// How sessions are routed to them.
+    pub routing: Routing,
+    /// How their views of idle units are refreshed.
+    pub view_refresh: ViewRefresh,
+    /// The scheduler of each city's devices under [`Routing::RegionGroup`].
+    pub city_scheduler: Vec<u16>,
+}
+
+/// How sessions are routed to scheduler replicas. The requests of one
+/// session all go to the scheduler its first request went to, which keeps
+/// the session's placement record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// By the device's city: the regions are split into one group per
+    /// scheduler, west to east, and a device goes to the scheduler of its
+    /// nearest region's group.
+    #[default]
+    RegionGroup,
+    /// Each new session to the next scheduler in turn, as a load balancer
+    /// does.
+    RoundRobin,
+}
+
+/// How a scheduler's view of idle units is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewRefresh {
+    /// Every node tells every other scheduler of each change as it happens.
+    OnChange,
+    /// Every node reports its idle units to every scheduler at this interval;
+    /// in between, a scheduler knows only its own decisions.
+    Every(SimDuration),
 }
 
 /// Probabilities of injected failures, per request that reaches a backend.
@@ -292,9 +387,12 @@ pub struct Faults {
 }
 
 impl Env {
-    /// The scheduler that serves `device`.
-    pub fn scheduler_for(&self, _device: DeviceId) -> Addr {
-        Addr::Scheduler(0)
+    /// The scheduler for the `turn`-th session, begun by a device in `city`.
+    pub fn route(&self, city: CityId, turn: u32) -> u16 {
+        match self.routing {
+            Routing::RoundRobin => (turn % u32::from(self.schedulers)) as u16,
+            Routing::RegionGroup => self.city_scheduler.get(city as usize).copied().unwrap_or(0),
+        }
     }
 }
 

@@ -15,6 +15,8 @@ pub struct SessionSource {
     /// Devices not in a session; `slot[d]` is d's place here, or `NONE`.
     idle: Vec<DeviceId>,
     slot: Vec<u32>,
+    /// Sessions begun so far.
+    sessions: u32,
 }
 
 const NONE: u32 = u32::MAX;
@@ -26,6 +28,7 @@ impl SessionSource {
             rng,
             idle: (0..devices).collect(),
             slot: (0..devices).collect(),
+            sessions: 0,
         }
     }
 
@@ -65,7 +68,15 @@ impl Actor for SessionSource {
             Msg::NextArrival => {
                 ctx.record(Observation::Arrival);
                 match self.take_idle() {
-                    Some(d) => ctx.send(Addr::Device(d), SimDuration::ZERO, Msg::BeginSession),
+                    Some(d) => {
+                        let turn = self.sessions;
+                        self.sessions = self.sessions.wrapping_add(1);
+                        ctx.send(
+                            Addr::Device(d),
+                            SimDuration::ZERO,
+                            Msg::BeginSession { turn },
+                        )
+                    }
                     None => ctx.record(Observation::ArrivalLost),
                 }
                 self.schedule_next(ctx);

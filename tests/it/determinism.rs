@@ -43,3 +43,13 @@ fn the_actix_engine_gives_the_same_reports_as_the_default_engine() {
         String::from_utf8_lossy(&actix)
     );
 }
+
+#[test]
+fn the_engines_agree_with_several_schedulers_and_stale_views() {
+    let s = build(raw("flash-crowd"), "flash-crowd");
+    let files = |engine| {
+        let out = ensim::run::run(&s, engine).unwrap();
+        ensim::report::result_files(&out)
+    };
+    assert_eq!(files(EngineKind::Default), files(EngineKind::Actix));
+}

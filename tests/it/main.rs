@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod contention;
 mod determinism;
 mod erlang;
 mod flows;
