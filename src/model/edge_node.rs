@@ -12,8 +12,6 @@
 //! scheduler of each change as it happens, or reports all its idle units at
 //! an interval, as the scenario says.
 
-use std::sync::Arc;
-
 use rand_pcg::Pcg64Mcg;
 
 use super::station::Station;
@@ -299,26 +297,25 @@ impl EdgeNode {
 
     /// Sends every scheduler the node's idle units, and sets the next report.
     fn report(&mut self, every: SimDuration, ctx: &mut Ctx<'_>) {
-        let mut bits = vec![0u64; self.units.len().div_ceil(64)];
+        let mut words = vec![0u64; self.units.len().div_ceil(64)];
         for (k, _) in self
             .units
             .iter()
             .enumerate()
             .filter(|(_, u)| **u == Unit::Idle)
         {
-            bits[k / 64] |= 1 << (k % 64);
+            words[k / 64] |= 1 << (k % 64);
         }
-        let idle: Arc<[u64]> = bits.into();
         for s in 0..ctx.env.schedulers {
             let delay = ctx.env.network.region_delay(self.region, &mut self.rng);
-            ctx.send(
-                Addr::Scheduler(s),
-                delay,
-                Msg::ViewReport {
+            for (word, &idle) in words.iter().enumerate() {
+                let report = Msg::ViewReport {
                     node: self.id,
-                    idle: idle.clone(),
-                },
-            );
+                    word: word as u32,
+                    idle,
+                };
+                ctx.send(Addr::Scheduler(s), delay, report);
+            }
         }
         ctx.send(ctx.me, every, Msg::ReportDue);
     }

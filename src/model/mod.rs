@@ -45,7 +45,7 @@ pub enum Addr {
 }
 
 /// A message between actors (or from an actor to itself, as a timer).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Msg {
     /// Sent once at time zero to every actor that acts on its own.
     Init,
@@ -105,13 +105,16 @@ pub enum Msg {
     },
     /// Node timer: time to report to the schedulers.
     ReportDue,
-    /// Node to scheduler, when views refresh periodically: which of the
-    /// node's units are idle (bit k for its k-th unit).
+    /// Node to scheduler, when views refresh periodically: which of 64 of
+    /// the node's units are idle. A node with more units sends one report
+    /// per 64, all with the same delay.
     ViewReport {
         /// The reporting node.
         node: NodeId,
+        /// Bit k stands for the node's unit `64 * word + k`.
+        word: u32,
         /// Idle units, one bit each.
-        idle: std::sync::Arc<[u64]>,
+        idle: u64,
     },
 }
 
@@ -256,7 +259,7 @@ pub enum Observation {
 }
 
 /// What an actor does in response to a message.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Effect {
     /// Deliver `msg` to `to` after `delay`.
     Send {

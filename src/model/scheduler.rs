@@ -407,11 +407,11 @@ impl Scheduler {
     }
 
     /// Applies a node's report of which of its units are idle.
-    fn apply_report(&mut self, node: crate::fleet::NodeId, idle: &[u64], ctx: &Ctx<'_>) {
+    fn apply_report(&mut self, node: crate::fleet::NodeId, word: u32, idle: u64, ctx: &Ctx<'_>) {
         let (first, end) = ctx.env.fleet.node_pods(node);
-        for pod in first..end {
-            let k = (pod - first) as usize;
-            if idle[k / 64] & (1 << (k % 64)) != 0 {
+        let from = first + 64 * word;
+        for pod in from..end.min(from + 64) {
+            if idle & (1 << (pod - from)) != 0 {
                 self.mark_idle(pod, ctx);
             } else {
                 self.view_idle[pod as usize] = false;
@@ -591,7 +591,7 @@ impl Actor for Scheduler {
             Msg::LockExpired { pod, device } => self.on_lock_expired(pod, device, ctx),
             Msg::UnitChanged { pod, idle: true } => self.mark_idle(pod, ctx),
             Msg::UnitChanged { pod, idle: false } => self.view_idle[pod as usize] = false,
-            Msg::ViewReport { node, idle } => self.apply_report(node, &idle, ctx),
+            Msg::ViewReport { node, word, idle } => self.apply_report(node, word, idle, ctx),
             _ => {}
         }
     }
