@@ -21,15 +21,21 @@
 
 pub mod api;
 pub mod call;
+pub mod check;
 pub mod dist;
 pub mod engine;
 pub mod erlang;
+pub mod figures;
 pub mod fleet;
 pub mod geo;
 pub mod metrics;
 pub mod model;
 pub mod queue;
+pub mod replicate;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod slo;
+pub mod stats;
+pub mod sweep;
 pub mod time;

@@ -207,6 +207,22 @@ impl Contention {
             .collect()
     }
 
+    fn merge(&mut self, other: &Contention) {
+        for (a, b) in self.slots.iter_mut().zip(&other.slots) {
+            if let Some(b) = b {
+                a.get_or_insert_with(Stats::default).merge(b);
+            }
+        }
+        for (a, b) in self.node_wait.iter_mut().zip(&other.node_wait) {
+            if let Some(b) = b {
+                a.get_or_insert_with(Stats::default).merge(b);
+            }
+        }
+        for (a, b) in self.node_refusals.iter_mut().zip(&other.node_refusals) {
+            *a += b;
+        }
+    }
+
     /// One metric of one action over all regions.
     pub fn total(&self, action: Action, metric: LockMetric) -> Option<Stats> {
         let regions = self.slots.len() / (Action::ALL.len() * LockMetric::ALL.len());
@@ -385,6 +401,33 @@ pub struct Measurements {
 }
 
 impl Measurements {
+    /// Adds another run's figures, as if the two runs were one: counts and
+    /// histograms add, measured time adds, peaks take the larger.
+    pub fn merge(&mut self, other: &Measurements) {
+        self.measured = self.measured + other.measured;
+        for s in &other.answers {
+            match self
+                .answers
+                .iter_mut()
+                .find(|a| a.action == s.action && a.outcome == s.outcome)
+            {
+                Some(a) => a.stats.merge(&s.stats),
+                None => self.answers.push(s.clone()),
+            }
+        }
+        self.answers.sort_by_key(|s| (s.action, s.outcome.index()));
+        self.arrivals += other.arrivals;
+        self.arrivals_lost += other.arrivals_lost;
+        for (a, b) in self.regions.iter_mut().zip(&other.regions) {
+            a.locked += b.locked;
+            a.active += b.active;
+            a.peak_busy = a.peak_busy.max(b.peak_busy);
+            a.locked_area += b.locked_area;
+            a.active_area += b.active_area;
+        }
+        self.contention.merge(&other.contention);
+    }
+
     /// The stats of one (action, outcome), if it occurred.
     pub fn answer(&self, action: Action, outcome: Outcome) -> Option<&LatencyStats> {
         self.answers
