@@ -183,10 +183,10 @@ impl Shard {
 /// The scenario file `path` with `key` set to `value`.
 pub fn point_scenario(path: &Path, key: &str, value: &toml::Value) -> Result<Scenario, SweepError> {
     let shown = path.display().to_string();
-    let point_err = |source| SweepError::Point {
+    let point_err = |source: ScenarioError| SweepError::Point {
         key: key.to_string(),
         value: value.to_string(),
-        source,
+        source: Box::new(source),
     };
     let text = std::fs::read_to_string(path).map_err(|source| {
         point_err(ScenarioError::Read {
