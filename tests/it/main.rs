@@ -7,4 +7,5 @@ mod contention;
 mod determinism;
 mod erlang;
 mod flows;
+mod planning;
 mod support;
