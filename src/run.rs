@@ -41,11 +41,9 @@ pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunErro
     let (world, env) = World::build(scenario);
     let env = Arc::new(env);
     let end = SimTime::ZERO + scenario.duration;
-    let mut driver = Driver::new(
-        Recorder::new(&scenario.fleet, scenario.warmup),
-        end,
-        &world.starters(true),
-    );
+    let recorder =
+        Recorder::new(&scenario.fleet, scenario.warmup).with_series(scenario.report_interval);
+    let mut driver = Driver::new(recorder, end, &world.starters(true));
     let world = match engine {
         EngineKind::Default => engine::plain::run(world, &env, &mut driver),
         EngineKind::Actix => engine::actix_host::run(world, env.clone(), &mut driver)?,

@@ -96,7 +96,28 @@ pub struct RawScenario {
     /// Scheduler replicas and their views.
     #[serde(default)]
     pub schedulers: RawSchedulers,
+    /// What the reports show.
+    #[serde(default)]
+    pub report: RawReport,
 }
+
+/// `[report]`: what the reports show.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReport {
+    /// Simulated seconds per row of `timeseries.csv`.
+    pub interval_s: f64,
+}
+
+impl Default for RawReport {
+    fn default() -> Self {
+        RawReport { interval_s: 1.0 }
+    }
+}
+
+/// Most intervals a time series may have; each costs memory for every
+/// region until the run ends.
+pub const MAX_INTERVALS: f64 = 1_000_000.0;
 
 /// `[schedulers]`: replicas, routing and views.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -449,6 +470,8 @@ pub struct Scenario {
     pub latency: Latency,
     /// The file as read, for the record.
     pub raw: RawScenario,
+    /// Simulated time per row of the time series.
+    pub report_interval: SimDuration,
 }
 
 /// The checked device population.
@@ -562,6 +585,8 @@ impl Scenario {
             },
         )?;
 
+        check_interval(raw.report.interval_s, raw.duration_s, &v)?;
+
         let geo = Arc::new(load_geo(&raw.data, base, &v)?);
         let fleet = Arc::new(build_fleet(&raw, base, &v)?);
         let population = build_population(&raw.devices, &geo, &v)?;
@@ -579,8 +604,48 @@ impl Scenario {
             population,
             workload,
             latency,
+            report_interval: SimDuration::from_secs_f64(raw.report.interval_s),
             raw,
         })
+    }
+}
+
+/// Checks the interval of the time series, from the file or `--interval-s`.
+fn check_interval(interval_s: f64, duration_s: f64, v: &Checker) -> Result<(), ScenarioError> {
+    v.ensure(
+        interval_s.is_finite() && interval_s >= 0.001,
+        "report.interval_s",
+        || format!("{interval_s} is not allowed; give simulated seconds per row, 0.001 or more"),
+    )?;
+    v.ensure(
+        duration_s / interval_s <= MAX_INTERVALS,
+        "report.interval_s",
+        || {
+            format!(
+                "{interval_s} s cuts duration_s = {duration_s} into more than {MAX_INTERVALS} rows; \
+                 give at least {} s",
+                duration_s / MAX_INTERVALS
+            )
+        },
+    )
+}
+
+impl Scenario {
+    /// Sets the interval of the time series, as `--interval-s` does; the
+    /// error names `shown` (the scenario file) and the key.
+    pub fn set_report_interval(
+        &mut self,
+        interval_s: f64,
+        shown: &str,
+    ) -> Result<(), ScenarioError> {
+        check_interval(
+            interval_s,
+            self.duration.as_secs_f64(),
+            &Checker { path: shown },
+        )?;
+        self.report_interval = SimDuration::from_secs_f64(interval_s);
+        self.raw.report.interval_s = interval_s;
+        Ok(())
     }
 }
 

@@ -191,6 +191,7 @@ impl Device {
             }
         }
         self.phase = phase;
+        ctx.record(super::Observation::SessionBegun);
         self.send(request, ctx);
     }
 
@@ -210,6 +211,7 @@ impl Device {
 
     fn end_session(&mut self, ctx: &mut Ctx<'_>) {
         self.phase = Phase::Idle;
+        ctx.record(super::Observation::SessionOver);
         ctx.send(Addr::Source, SimDuration::ZERO, Msg::SessionOver(self.id));
     }
 

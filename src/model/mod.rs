@@ -256,6 +256,24 @@ pub enum Observation {
     Arrival,
     /// A session arrived while every device was busy, and was lost.
     ArrivalLost,
+    /// A device began a session.
+    SessionBegun,
+    /// A device's session ended; the device is idle again.
+    SessionOver,
+    /// A scheduler decided a placement (`Start` or `PreSchedule`): a unit
+    /// was granted, or the request is answered `NoIdleResource`.
+    Placement {
+        /// `Start` or `PreSchedule`.
+        action: Action,
+        /// The device's home region: the first its scheduler tries (on-net,
+        /// nearest, allowed by the strategy), whether or not it had room.
+        home: RegionId,
+        /// The region of the granted unit; `None` for `NoIdleResource`.
+        placed: Option<RegionId>,
+        /// Great-circle distance from the device's city to `placed`, in km;
+        /// zero when nothing was placed.
+        distance_km: f64,
+    },
 }
 
 /// What an actor does in response to a message.

@@ -330,10 +330,41 @@ impl Scheduler {
         }
     }
 
+    /// Records how a placement was decided: `pod` granted, or none and
+    /// `NoIdleResource`.
+    fn record_placement(&mut self, p: &Placing, pod: Option<PodId>, ctx: &mut Ctx<'_>) {
+        let Some((city, isp)) = self.locate(&p.request, &ctx.env.geo) else {
+            return;
+        };
+        let fleet = &ctx.env.fleet;
+        let key = self.cache_region_order(city, isp, fleet, &ctx.env.geo);
+        let allowed = p
+            .request
+            .strategy
+            .map(|s| &ctx.env.strategies[s as usize].regions);
+        let order = self.order[key].as_deref().unwrap_or_default();
+        let Some(&home) = order.iter().find(|r| allowed.is_none_or(|a| a.contains(r))) else {
+            return;
+        };
+        let placed = pod.map(|pod| fleet.pod_region(pod));
+        let distance_km = placed.map_or(0.0, |r| {
+            let c = &ctx.env.geo.cities()[city as usize];
+            let region = &fleet.regions()[r as usize];
+            distance_km(c.latitude, c.longitude, region.lat, region.lon)
+        });
+        ctx.record(Observation::Placement {
+            action: p.request.action,
+            home,
+            placed,
+            distance_km,
+        });
+    }
+
     /// Takes the nearest idle unit from the view and asks its node for it.
     fn attempt(&mut self, mut p: Placing, kind: UnitKind, ctx: &mut Ctx<'_>) {
         let Some(pod) = self.take_nearest(&p.request, kind, ctx) else {
             self.record_attempts(&p, false, ctx);
+            self.record_placement(&p, None, ctx);
             self.set_holding(p.request.device, Holding::Nothing);
             return self.fail(&p, Outcome::NoIdleResource, Detail::None, ctx);
         };
@@ -486,11 +517,13 @@ impl Scheduler {
         match (op, answer.granted) {
             (NodeOp::Activate, true) => {
                 self.record_attempts(&p, true, ctx);
+                self.record_placement(&p, Some(pod), ctx);
                 self.set_holding(device, Holding::Pod(pod));
                 self.reply(&p, Outcome::Ok, Detail::None, Some(pod), results, ctx);
             }
             (NodeOp::Lock, true) => {
                 self.record_attempts(&p, true, ctx);
+                self.record_placement(&p, Some(pod), ctx);
                 self.set_holding(device, Holding::Locked(pod));
                 self.reply(&p, Outcome::Ok, Detail::None, Some(pod), 0, ctx);
             }
@@ -506,6 +539,7 @@ impl Scheduler {
                 });
                 if p.attempt >= ctx.env.max_attempts {
                     self.record_attempts(&p, false, ctx);
+                    self.record_placement(&p, None, ctx);
                     self.set_holding(device, Holding::Nothing);
                     self.fail(&p, Outcome::NoIdleResource, Detail::None, ctx);
                 } else {
