@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::{self, Driver, EngineKind, World};
+use crate::engine::{self, Driver, EngineKind, Watch, World};
 use crate::metrics::{Measurements, Recorder};
 use crate::model::Env;
 use crate::scenario::Scenario;
@@ -30,6 +30,9 @@ pub struct RunOutput {
     pub measurements: Measurements,
     /// Events delivered.
     pub events: u64,
+    /// True if the run was stopped before its end; the measurements then
+    /// cover time zero to [`Measurements::end`].
+    pub partial: bool,
     /// The actors as the run left them.
     pub world: World,
     /// What they shared.
@@ -38,23 +41,37 @@ pub struct RunOutput {
 
 /// Runs `scenario` with `engine` from time zero to its duration.
 pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunError> {
+    run_watched(scenario, engine, Watch::default())
+}
+
+/// Runs `scenario` with `engine` while `watch` follows it. If the watch's
+/// stop flag is set, the run stops within [`engine::WATCH_EVERY`] events and
+/// its output covers the simulated time reached, marked partial.
+pub fn run_watched(
+    scenario: &Scenario,
+    engine: EngineKind,
+    watch: Watch,
+) -> Result<RunOutput, RunError> {
     let (world, env) = World::build(scenario);
     let env = Arc::new(env);
     let end = SimTime::ZERO + scenario.duration;
     let recorder =
         Recorder::new(&scenario.fleet, scenario.warmup).with_series(scenario.report_interval);
-    let mut driver = Driver::new(recorder, end, &world.starters(true));
+    let mut driver = Driver::new(recorder, end, &world.starters(true)).watched(watch);
     let world = match engine {
         EngineKind::Default => engine::plain::run(world, &env, &mut driver),
         EngineKind::Actix => engine::actix_host::run(world, env.clone(), &mut driver)?,
     };
+    let partial = driver.stopped();
+    let reached = if partial { driver.now() } else { end };
     let events = driver.events;
     Ok(RunOutput {
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         engine,
-        measurements: driver.recorder.finish(end),
+        measurements: driver.recorder.finish(reached),
         events,
+        partial,
         world,
         env,
     })
