@@ -14,7 +14,9 @@
 //! 3. An engine ([`engine::plain`] or [`engine::actix_host`]) delivers their
 //!    messages in (time, sequence) order from the [`queue`], on the clock of
 //!    [`time`], and feeds every observation to the one [`metrics`] recorder.
-//! 4. [`run::run`] returns the measurements; [`report`] writes them as CSV.
+//! 4. [`run::run`] returns the measurements; [`report`] writes them as CSV
+//!    files, an HdrHistogram log and `run.json` into one results folder, and
+//!    [`plot`] draws SVG charts from those files.
 //!
 //! [`call`] answers single API requests given as JSON lines (`ensim call`),
 //! with the same scheduler and nodes. [`erlang`] holds the queueing formulas that the tests check results against.
@@ -30,6 +32,7 @@ pub mod fleet;
 pub mod geo;
 pub mod metrics;
 pub mod model;
+pub mod plot;
 pub mod queue;
 pub mod replicate;
 pub mod report;
