@@ -8,4 +8,5 @@ mod determinism;
 mod erlang;
 mod flows;
 mod planning;
+mod reports;
 mod support;
