@@ -504,7 +504,7 @@ impl Scenario {
         base: &Path,
         default_name: Option<String>,
     ) -> Result<Scenario, ScenarioError> {
-        let v = Checker { path: shown };
+        let v = Checker { path: shown, base };
         let name = raw
             .name
             .clone()
@@ -577,6 +577,8 @@ pub fn parse_toml(text: &str, shown: &str) -> Result<RawScenario, ScenarioError>
 /// Builds value errors for one scenario file.
 struct Checker<'a> {
     path: &'a str,
+    /// Where relative paths in the file start: the scenario file's folder.
+    base: &'a Path,
 }
 
 impl Checker<'_> {
@@ -620,7 +622,8 @@ impl Checker<'_> {
     }
 
     fn dist(&self, key: &str, spec: &DistSpec) -> Result<Dist, ScenarioError> {
-        spec.build().map_err(|e| self.error(key, format!("{e}")))
+        spec.build_in(self.base)
+            .map_err(|e| self.error(key, format!("{e}")))
     }
 
     fn data<T>(&self, r: Result<T, geo::DataError>) -> Result<T, ScenarioError> {
