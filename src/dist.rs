@@ -211,9 +211,8 @@ impl DistSpec {
                 } else {
                     base.join(csv)
                 };
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    DistError(format!("cannot read csv = {}: {e}", path.display()))
-                })?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| DistError(format!("cannot read csv = {}: {e}", path.display())))?;
                 let samples = parse_samples(&text, &path.display().to_string())?;
                 Ok(Dist::Empirical(samples.into()))
             }
@@ -261,9 +260,7 @@ fn parse_samples(text: &str, shown: &str) -> Result<Vec<SimDuration>, DistError>
             continue;
         }
         match field.parse::<f64>() {
-            Ok(ms) if ms.is_finite() && ms >= 0.0 => {
-                samples.push(SimDuration::from_millis_f64(ms))
-            }
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => samples.push(SimDuration::from_millis_f64(ms)),
             Err(_) if i == 0 => {}
             _ => {
                 return Err(DistError(format!(
@@ -605,7 +602,10 @@ mod tests {
         let spec = DistSpec::Empirical {
             csv: "samples.csv".into(),
         };
-        assert!(spec.build().is_err(), "relative to the scenario, not the cwd");
+        assert!(
+            spec.build().is_err(),
+            "relative to the scenario, not the cwd"
+        );
         let dist = spec.build_in(dir.path()).unwrap();
         let mean = values.iter().sum::<f64>() / 1000.0;
         let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 1000.0).sqrt();

@@ -16,6 +16,10 @@
 //!    [`time`], and feeds every observation to the one [`metrics`] recorder.
 //! 4. [`run::run`] returns the measurements; [`report`] writes them as CSV.
 //!
+//! Load: the session source ([`model::source`]) runs an open arrival process
+//! ([`model::arrival`]), a closed population, or a trace that the engine
+//! reads as a stream ([`trace`]).
+//!
 //! [`call`] answers single API requests given as JSON lines (`ensim call`),
 //! with the same scheduler and nodes. [`erlang`] holds the queueing formulas that the tests check results against.
 
@@ -33,3 +37,4 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod time;
+pub mod trace;

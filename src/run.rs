@@ -16,6 +16,9 @@ pub enum RunError {
     /// An actix mailbox closed under the driver.
     #[error("the actix engine lost an actor: {0}")]
     Mailbox(#[from] actix::MailboxError),
+    /// The trace could not be read to the end of the window.
+    #[error("the trace replay stopped: {0}")]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 /// What a run produced.
@@ -46,10 +49,17 @@ pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunErro
         end,
         &engine::world::STARTERS,
     );
+    if let Some(trace) = &scenario.workload.trace {
+        let rng = crate::model::stream(scenario.seed, crate::model::Stream::Trace, 0);
+        driver.set_feed(crate::trace::open(trace, rng)?);
+    }
     let world = match engine {
         EngineKind::Default => engine::plain::run(world, &env, &mut driver),
         EngineKind::Actix => engine::actix_host::run(world, env.clone(), &mut driver)?,
     };
+    if let Some(e) = driver.take_feed_error() {
+        return Err(e.into());
+    }
     let events = driver.events;
     Ok(RunOutput {
         scenario: scenario.name.clone(),

@@ -6,6 +6,8 @@
 //! trusts what it returns. Every error names the file, the key or line, and
 //! what to change.
 
+mod load;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ use crate::fleet::{Fleet, PortLayout, RegionLayout};
 use crate::geo::{self, CityId, GeoIp, Isp, IspSet};
 use crate::model::{Class, Faults, Flow, Malformed};
 use crate::time::SimDuration;
+
+pub use load::{CityGroups, LoadPlan, RawArrivals, RawCityRate, RawFlash, RawStep, RawTrace};
 
 /// A scenario that cannot be used, with where and why. Its `Display` is one
 /// line.
@@ -224,8 +228,19 @@ impl Default for IspShare {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
-    /// Poisson arrival rate of sessions, per second.
-    pub arrival_rate_per_s: f64,
+    /// Poisson arrival rate of sessions, per second: the shorthand for
+    /// `[workload.arrivals]` with `process = "poisson"`.
+    pub arrival_rate_per_s: Option<f64>,
+    /// An arrival process or a closed population.
+    pub arrivals: Option<RawArrivals>,
+    /// A trace to replay.
+    pub trace: Option<RawTrace>,
+    /// Flash crowds on top of an open process.
+    #[serde(default)]
+    pub flash: Vec<RawFlash>,
+    /// Cities whose arrival rate is multiplied.
+    #[serde(default, rename = "city")]
+    pub cities: Vec<RawCityRate>,
     /// How long a device holds its pod, from the `Start` answer to `Stop`.
     pub holding: DistSpec,
     /// A `ScheduleStrategy` every `Start` and `PreSchedule` carries.
@@ -439,8 +454,15 @@ pub struct Population {
 /// The checked workload.
 #[derive(Clone, Debug)]
 pub struct Workload {
-    /// Sessions per second.
+    /// Mean sessions per second of an open load over the run (0 for a
+    /// closed population or a trace).
     pub arrival_rate_per_s: f64,
+    /// What drives the sessions.
+    pub load: crate::model::Load,
+    /// Cities with their own arrival stream, if any.
+    pub city_groups: Option<CityGroups>,
+    /// The trace replayed, for a trace load.
+    pub trace: Option<crate::trace::TraceSpec>,
     /// Holding time.
     pub holding: Dist,
     /// Regions every `Start` is limited to, if any.
@@ -533,7 +555,7 @@ impl Scenario {
         let geo = Arc::new(load_geo(&raw.data, base, &v)?);
         let fleet = Arc::new(build_fleet(&raw, base, &v)?);
         let population = build_population(&raw.devices, &geo, &v)?;
-        let workload = build_workload(&raw, &fleet, &v)?;
+        let workload = build_workload(&raw, &fleet, &population, &geo, &v)?;
         let latency = build_latency(&raw, &geo, &v)?;
 
         Ok(Scenario {
@@ -619,6 +641,15 @@ impl Checker<'_> {
         self.ensure((0.0..=1.0).contains(&p), key, || {
             format!("{p} is not a probability; give a number from 0 to 1")
         })
+    }
+
+    /// `path` from the scenario file's folder, unless it is absolute.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
     }
 
     fn dist(&self, key: &str, spec: &DistSpec) -> Result<Dist, ScenarioError> {
@@ -909,14 +940,11 @@ fn build_population(d: &RawDevices, geo: &GeoIp, v: &Checker) -> Result<Populati
 fn build_workload(
     raw: &RawScenario,
     fleet: &Fleet,
+    population: &Population,
+    geo: &GeoIp,
     v: &Checker,
 ) -> Result<Workload, ScenarioError> {
     let w = &raw.workload;
-    v.positive(
-        "workload.arrival_rate_per_s",
-        w.arrival_rate_per_s,
-        "sessions per second",
-    )?;
     let holding = v.dist("workload.holding", &w.holding)?;
     let strategy_regions = match &w.schedule_strategy {
         None => None,
@@ -967,9 +995,11 @@ fn build_workload(
     v.ensure(classes.iter().any(|c| c.1 > 0.0), "workload.class", || {
         "every class has share 0; give one a share above zero".into()
     })?;
-    let needs_instances = classes
-        .iter()
-        .any(|(c, share)| *share > 0.0 && matches!(c.flow, Flow::Vm { .. }));
+    let plan = load::build_load(raw, population, geo, &classes, v)?;
+    let trace_class = plan.trace.as_ref().and_then(|t| t.class);
+    let needs_instances = classes.iter().enumerate().any(|(i, (c, share))| {
+        (*share > 0.0 || trace_class == Some(i as u8)) && matches!(c.flow, Flow::Vm { .. })
+    });
     v.ensure(!needs_instances || raw.fleet.vm_instances_per_node > 0 || raw.fleet.overrides.iter().any(|o| o.vm_instances_per_node.unwrap_or(0) > 0), "fleet.vm_instances_per_node", || {
         "a class has the vm flow but the fleet has no whole instances; set vm_instances_per_node".into()
     })?;
@@ -981,7 +1011,10 @@ fn build_workload(
     v.probability("faults.backend_error_rate", faults.backend_error)?;
     v.probability("faults.call_interface_rate", faults.call_interface)?;
     Ok(Workload {
-        arrival_rate_per_s: w.arrival_rate_per_s,
+        arrival_rate_per_s: plan.mean_rate_per_s,
+        load: plan.load,
+        city_groups: plan.city_groups,
+        trace: plan.trace,
         holding,
         strategy_regions,
         classes,

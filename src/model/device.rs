@@ -9,7 +9,7 @@
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 
-use super::{Actor, Addr, Ctx, DeviceTimer, Msg};
+use super::{Actor, Addr, Ctx, DeviceTimer, Msg, SessionSpec};
 use crate::api::{Action, DeviceId, Field, Outcome, Reply, Request};
 use crate::dist::Dist;
 use crate::geo::CityId;
@@ -99,6 +99,8 @@ pub struct Device {
     session: u32,
     polls_left: u16,
     repeat_pending: bool,
+    /// This session's holding time, when its arrival fixed one.
+    hold_for: Option<SimDuration>,
     rng: Pcg64Mcg,
 }
 
@@ -114,6 +116,7 @@ impl Device {
             session: 0,
             polls_left: 0,
             repeat_pending: false,
+            hold_for: None,
             rng,
         }
     }
@@ -121,6 +124,11 @@ impl Device {
     /// Its client IP.
     pub fn ip(&self) -> u32 {
         self.ip
+    }
+
+    /// The city it is in.
+    pub fn city(&self) -> CityId {
+        self.city
     }
 
     /// Where it is in its session.
@@ -163,7 +171,23 @@ impl Device {
         );
     }
 
-    fn begin(&mut self, ctx: &mut Ctx<'_>) {
+    /// Takes on what the arrival fixed: a class, a holding time, an address
+    /// (and the city it belongs to, if it has one).
+    fn apply(&mut self, spec: SessionSpec, ctx: &Ctx<'_>) {
+        if let Some(class) = spec.class {
+            self.class = class;
+        }
+        if let Some(ip) = spec.client_ip {
+            self.ip = ip;
+            if let Some((city, _)) = ctx.env.geo.locate(ip) {
+                self.city = city;
+            }
+        }
+        self.hold_for = spec.holding;
+    }
+
+    fn begin(&mut self, spec: SessionSpec, ctx: &mut Ctx<'_>) {
+        self.apply(spec, ctx);
         let class = self.class(ctx);
         self.session += 1;
         self.repeat_pending = class.repeat_share > 0.0 && self.rng.random_bool(class.repeat_share);
@@ -208,7 +232,10 @@ impl Device {
     fn hold(&mut self, ctx: &mut Ctx<'_>) {
         let class = self.class(ctx);
         self.phase = Phase::Holding;
-        let hold = class.holding.sample(&mut self.rng);
+        let hold = match self.hold_for {
+            Some(hold) => hold,
+            None => class.holding.sample(&mut self.rng),
+        };
         self.timer(DeviceTimer::HoldingDone, hold, ctx);
         if let Flow::Container {
             console_interval, ..
@@ -312,7 +339,7 @@ impl Device {
 impl Actor for Device {
     fn handle(&mut self, msg: Msg, ctx: &mut Ctx<'_>) {
         match msg {
-            Msg::BeginSession if self.phase == Phase::Idle => self.begin(ctx),
+            Msg::BeginSession(spec) if self.phase == Phase::Idle => self.begin(spec, ctx),
             Msg::Timer { kind, session } if session == self.session => self.on_timer(kind, ctx),
             Msg::Reply(reply) => self.on_reply(reply, ctx),
             _ => {}

@@ -9,6 +9,7 @@
 //! seeded from the run's seed and the actor's address, so results do not
 //! depend on how an engine interleaves actors.
 
+pub mod arrival;
 pub mod device;
 pub mod edge_node;
 pub mod network;
@@ -29,7 +30,7 @@ pub use device::{Class, Device, Flow, Malformed};
 pub use edge_node::EdgeNode;
 pub use network::Network;
 pub use scheduler::Scheduler;
-pub use source::SessionSource;
+pub use source::{IdlePools, Load, SessionSource};
 
 /// Where a message goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,8 +52,17 @@ pub enum Msg {
     Init,
     /// Source timer: the next session arrives.
     NextArrival,
+    /// Source timer, closed population: this device's think time is over.
+    ThinkOver(DeviceId),
+    /// Engine to source: a session of a trace arrives.
+    TraceArrival {
+        /// The device the trace names, if it names one.
+        device: Option<DeviceId>,
+        /// What the trace says about the session.
+        spec: SessionSpec,
+    },
     /// Source to device: begin a session.
-    BeginSession,
+    BeginSession(SessionSpec),
     /// Device timer for session number `session`.
     Timer {
         /// What is due.
@@ -92,6 +102,17 @@ pub enum Msg {
     },
     /// Scheduler to device: the API's answer.
     Reply(Reply),
+}
+
+/// What a session's arrival may fix about it; `None` leaves the device's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SessionSpec {
+    /// The device class to run (an index into [`Env::classes`]).
+    pub class: Option<u8>,
+    /// The holding time, instead of a draw from the class's distribution.
+    pub holding: Option<SimDuration>,
+    /// The client IP the device comes from.
+    pub client_ip: Option<u32>,
 }
 
 /// Timers a device sets for itself.
@@ -270,8 +291,6 @@ pub struct Env {
     pub security_group_limit: Option<u32>,
     /// Injected failures.
     pub faults: Faults,
-    /// Mean time between session arrivals.
-    pub mean_interarrival: SimDuration,
     /// Device classes; a device's class is fixed when it is built.
     pub classes: Vec<Class>,
     /// Placement constraints requests may name.
@@ -312,6 +331,8 @@ pub enum Stream {
     Node = 4,
     /// Building the device population.
     Population = 5,
+    /// Reading a trace (draws within its intervals and bins).
+    Trace = 6,
 }
 
 /// The random stream of actor `index` of kind `kind` in a run seeded `seed`.

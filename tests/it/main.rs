@@ -6,4 +6,5 @@ mod cli;
 mod determinism;
 mod erlang;
 mod flows;
+mod load;
 mod support;
