@@ -143,16 +143,30 @@ fn call(path: &std::path::Path) -> anyhow::Result<ExitCode> {
 fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let s = Scenario::load(path)?;
     println!(
-        "{}: ok: {} regions, {} nodes, {} pods; {} devices in {} cities; {:.3} sessions/s for {} s (seed {})",
+        "{}: ok: {} regions, {} nodes, {} pods; {} devices in {} cities; {} for {} s (seed {})",
         path.display(),
         s.fleet.regions().len(),
         s.fleet.node_count(),
         s.fleet.pod_count(),
         s.population.count,
         s.population.cities.len(),
-        s.workload.arrival_rate_per_s,
+        describe_load(&s.workload),
         s.duration.as_secs_f64(),
         s.seed
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The load in a few words.
+fn describe_load(w: &ensim::scenario::Workload) -> String {
+    use ensim::model::Load;
+    match (&w.load, &w.trace) {
+        (Load::Closed { users, .. }, _) => format!("a closed population of {users} users"),
+        (Load::Trace, Some(t)) => format!(
+            "{} sessions replayed from {}",
+            t.sessions,
+            t.path.display()
+        ),
+        _ => format!("{:.3} sessions/s on average", w.arrival_rate_per_s),
+    }
 }

@@ -95,7 +95,13 @@ pub fn summary_csv(m: &Measurements) -> Vec<u8> {
 
 /// Every file of a run's results folder, by name.
 pub fn result_files(out: &RunOutput) -> Vec<(&'static str, Vec<u8>)> {
-    vec![("summary.csv", summary_csv(&out.measurements))]
+    vec![
+        ("summary.csv", summary_csv(&out.measurements)),
+        (
+            "capacity.csv",
+            capacity_csv(&out.measurements, &out.env.fleet),
+        ),
+    ]
 }
 
 /// Writes `files` into the folder `dir`, replacing it whole: they are
@@ -137,4 +143,67 @@ pub fn write_folder(dir: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
     }
     let _ = fs::remove_dir_all(&old);
     Ok(())
+}
+
+/// The columns of `capacity.csv`, in order.
+pub const CAPACITY_COLUMNS: [&str; 7] = [
+    "region",
+    "pods",
+    "instances",
+    "peak_busy",
+    "mean_busy",
+    "mean_locked",
+    "mean_active",
+];
+
+/// `capacity.csv`: per region, its units (container pods and whole
+/// instances), the most units busy (locked or active) at once, and the
+/// time-averages over the measured span; then a row `total` with the sums.
+/// A region's `peak_busy` is the capacity it needed to serve what reached it;
+/// the total row sums the regions' peaks, which need not fall at one instant.
+pub fn capacity_csv(m: &Measurements, fleet: &crate::fleet::Fleet) -> Vec<u8> {
+    use crate::fleet::UnitKind;
+    let span = m.measured.as_nanos() as f64;
+    let per_span = |area: u128| {
+        if span > 0.0 { area as f64 / span } else { 0.0 }
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CAPACITY_COLUMNS).expect("writing to memory");
+    let mut total = (0u64, 0u64, 0u64, 0.0, 0.0, 0.0);
+    for (region, occ) in fleet.regions().iter().zip(&m.regions) {
+        let (lo, hi) = region.pods;
+        let instances = (lo..hi)
+            .filter(|&p| fleet.unit_kind(p) == UnitKind::Instance)
+            .count() as u64;
+        let pods = u64::from(hi - lo) - instances;
+        let locked = per_span(occ.locked_area);
+        let active = per_span(occ.active_area);
+        total.0 += pods;
+        total.1 += instances;
+        total.2 += u64::from(occ.peak_busy);
+        total.3 += locked + active;
+        total.4 += locked;
+        total.5 += active;
+        w.write_record([
+            region.id.clone(),
+            pods.to_string(),
+            instances.to_string(),
+            occ.peak_busy.to_string(),
+            format!("{:.3}", locked + active),
+            format!("{locked:.3}"),
+            format!("{active:.3}"),
+        ])
+        .expect("writing to memory");
+    }
+    w.write_record([
+        "total".to_string(),
+        total.0.to_string(),
+        total.1.to_string(),
+        total.2.to_string(),
+        format!("{:.3}", total.3),
+        format!("{:.3}", total.4),
+        format!("{:.3}", total.5),
+    ])
+    .expect("writing to memory");
+    w.into_inner().expect("writing to memory")
 }

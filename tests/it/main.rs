@@ -8,3 +8,4 @@ mod erlang;
 mod flows;
 mod load;
 mod support;
+mod trace;
