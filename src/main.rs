@@ -85,6 +85,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         print_table(&out);
         println!("wrote {}", dir.join("summary.csv").display());
+        if out.env.classes.iter().any(|c| c.retry.is_some()) {
+            println!("wrote {}", dir.join("chains.csv").display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -110,6 +113,30 @@ fn print_table(out: &ensim::run::RunOutput) {
             r.action, r.outcome, r.count, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
         );
     }
+    if !m.chains.is_empty() {
+        println!(
+            "retry chains, first send to final answer ({} retries):",
+            m.retries()
+        );
+        for c in &m.chains {
+            let s = &c.latency;
+            println!(
+                "{:<11} {:<33} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+                s.action.name(),
+                format!("{} ({} retries)", s.outcome.name(), c.retries),
+                s.count(),
+                s.mean_ms(),
+                s.quantile_ms(0.5),
+                s.quantile_ms(0.99),
+                s.max_ms()
+            );
+        }
+    }
+    let units: usize = out.env.fleet.pod_count();
+    let peaks: u64 = m.regions.iter().map(|r| u64::from(r.peak_busy)).sum();
+    println!(
+        "capacity: the regions' peaks of busy units add up to {peaks} of {units} units (capacity.csv)"
+    );
 }
 
 fn call(path: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -162,11 +189,9 @@ fn describe_load(w: &ensim::scenario::Workload) -> String {
     use ensim::model::Load;
     match (&w.load, &w.trace) {
         (Load::Closed { users, .. }, _) => format!("a closed population of {users} users"),
-        (Load::Trace, Some(t)) => format!(
-            "{} sessions replayed from {}",
-            t.sessions,
-            t.path.display()
-        ),
+        (Load::Trace, Some(t)) => {
+            format!("{} sessions replayed from {}", t.sessions, t.path.display())
+        }
         _ => format!("{:.3} sessions/s on average", w.arrival_rate_per_s),
     }
 }

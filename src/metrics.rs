@@ -63,6 +63,26 @@ impl LatencyStats {
     }
 }
 
+impl LatencyStats {
+    fn record(&mut self, latency: u64) {
+        if self.histogram.record(latency).is_err() {
+            self.histogram.saturating_record(latency);
+        }
+        self.sum_ns += u128::from(latency);
+        self.max_ns = self.max_ns.max(latency);
+    }
+}
+
+/// Latencies of retry chains that ended in one (action, outcome): from the
+/// first attempt's send to the answer that was not retried.
+#[derive(Clone, Debug)]
+pub struct ChainStats {
+    /// The chains' latencies, under the final answer's action and outcome.
+    pub latency: LatencyStats,
+    /// Retries (attempts after the first) of these chains, in total.
+    pub retries: u64,
+}
+
 /// Unit occupancy of one region.
 #[derive(Clone, Debug, Default)]
 pub struct RegionOccupancy {
@@ -96,6 +116,7 @@ pub struct Recorder {
     arrivals: u64,
     arrivals_lost: u64,
     regions: Vec<RegionOccupancy>,
+    chains: Vec<Option<ChainStats>>,
 }
 
 fn slot(action: Action, outcome: Outcome) -> usize {
@@ -111,6 +132,7 @@ impl Recorder {
             arrivals: 0,
             arrivals_lost: 0,
             regions: vec![RegionOccupancy::default(); fleet.regions().len()],
+            chains: vec![None; Action::ALL.len() * Outcome::ALL.len()],
         }
     }
 
@@ -146,6 +168,22 @@ impl Recorder {
                 }
                 r.peak_busy = r.peak_busy.max(r.locked + r.active);
             }
+            Observation::Chain {
+                action,
+                outcome,
+                started_at,
+                retries,
+            } => {
+                if started_at < self.warmup {
+                    return;
+                }
+                let chain = self.chains[slot(action, outcome)].get_or_insert_with(|| ChainStats {
+                    latency: LatencyStats::new(action, outcome),
+                    retries: 0,
+                });
+                chain.latency.record(now.since(started_at).as_nanos());
+                chain.retries += u64::from(retries);
+            }
             Observation::Arrival if now >= self.warmup => self.arrivals += 1,
             Observation::ArrivalLost if now >= self.warmup => self.arrivals_lost += 1,
             Observation::Arrival | Observation::ArrivalLost => {}
@@ -164,6 +202,7 @@ impl Recorder {
             arrivals: self.arrivals,
             arrivals_lost: self.arrivals_lost,
             regions: self.regions,
+            chains: self.chains.into_iter().flatten().collect(),
         }
     }
 }
@@ -191,6 +230,9 @@ pub struct Measurements {
     pub arrivals_lost: u64,
     /// Occupancy per region, by region id.
     pub regions: Vec<RegionOccupancy>,
+    /// Retry chains per (action, outcome) of the final answer, in report
+    /// order; only classes that retry record them.
+    pub chains: Vec<ChainStats>,
 }
 
 impl Measurements {
@@ -213,6 +255,11 @@ impl Measurements {
             .filter(|s| s.action == action)
             .map(LatencyStats::count)
             .sum()
+    }
+
+    /// Retries counted in the measured chains.
+    pub fn retries(&self) -> u64 {
+        self.chains.iter().map(|c| c.retries).sum()
     }
 
     /// Time-average of busy (locked or active) units over the measured

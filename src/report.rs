@@ -95,13 +95,17 @@ pub fn summary_csv(m: &Measurements) -> Vec<u8> {
 
 /// Every file of a run's results folder, by name.
 pub fn result_files(out: &RunOutput) -> Vec<(&'static str, Vec<u8>)> {
-    vec![
+    let mut files = vec![
         ("summary.csv", summary_csv(&out.measurements)),
         (
             "capacity.csv",
             capacity_csv(&out.measurements, &out.env.fleet),
         ),
-    ]
+    ];
+    if out.env.classes.iter().any(|c| c.retry.is_some()) {
+        files.push(("chains.csv", chains_csv(&out.measurements)));
+    }
+    files
 }
 
 /// Writes `files` into the folder `dir`, replacing it whole: they are
@@ -205,5 +209,55 @@ pub fn capacity_csv(m: &Measurements, fleet: &crate::fleet::Fleet) -> Vec<u8> {
         format!("{:.3}", total.5),
     ])
     .expect("writing to memory");
+    w.into_inner().expect("writing to memory")
+}
+
+/// The columns of `chains.csv`, in order: those of `summary.csv` with
+/// `retries` after `count`.
+pub const CHAIN_COLUMNS: [&str; 11] = [
+    "action",
+    "outcome",
+    "count",
+    "retries",
+    "rate_per_s",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+];
+
+/// `chains.csv`: one row per (action, outcome) that ended a chain of
+/// attempts, for classes that retry. `count` is chains, `retries` the
+/// attempts after the first in them, and the latency runs from the first
+/// attempt's send to the final answer.
+pub fn chains_csv(m: &Measurements) -> Vec<u8> {
+    let secs = m.measured.as_secs_f64();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CHAIN_COLUMNS).expect("writing to memory");
+    for c in &m.chains {
+        let s = &c.latency;
+        let ms = |v: f64| format!("{v:.3}");
+        let rate = if secs > 0.0 {
+            s.count() as f64 / secs
+        } else {
+            0.0
+        };
+        w.write_record([
+            s.action.name().to_string(),
+            s.outcome.name().to_string(),
+            s.count().to_string(),
+            c.retries.to_string(),
+            format!("{rate:.4}"),
+            ms(s.mean_ms()),
+            ms(s.quantile_ms(0.5)),
+            ms(s.quantile_ms(0.9)),
+            ms(s.quantile_ms(0.99)),
+            ms(s.quantile_ms(0.999)),
+            ms(s.max_ms()),
+        ])
+        .expect("writing to memory");
+    }
     w.into_inner().expect("writing to memory")
 }

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::api::Field;
+use crate::api::Outcome;
 use crate::dist::{Dist, DistSpec};
 use crate::fleet::{Fleet, PortLayout, RegionLayout};
 use crate::geo::{self, CityId, GeoIp, Isp, IspSet};
-use crate::model::{Class, Faults, Flow, Malformed};
+use crate::model::{Class, Faults, Flow, Jitter, Malformed, Retry};
 use crate::time::SimDuration;
 
 pub use load::{CityGroups, LoadPlan, RawArrivals, RawCityRate, RawFlash, RawStep, RawTrace};
@@ -291,6 +292,56 @@ pub struct RawClass {
     pub commands: u16,
     /// Share of sessions whose first request is malformed, per kind.
     pub malformed: RawMalformed,
+    /// How failed requests are retried; absent: never.
+    pub retry: Option<RawRetry>,
+}
+
+/// `retry = { ... }` of a class: exponential backoff with jitter.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetry {
+    /// Retries per request at most.
+    pub max_retries: u8,
+    /// Backoff before the first retry, ms; doubles with each retry.
+    pub base_ms: f64,
+    /// Largest backoff, ms.
+    pub cap_ms: f64,
+    /// `full`, `equal` or `none`.
+    pub jitter: JitterKind,
+    /// Outcomes retried, by report name.
+    pub on: Vec<String>,
+}
+
+impl Default for RawRetry {
+    fn default() -> Self {
+        RawRetry {
+            max_retries: 3,
+            base_ms: 1000.0,
+            cap_ms: 30_000.0,
+            jitter: JitterKind::Full,
+            on: RETRYABLE.iter().map(|o| o.name().to_string()).collect(),
+        }
+    }
+}
+
+/// The outcomes a retry policy may name.
+const RETRYABLE: [Outcome; 3] = [
+    Outcome::NoIdleResource,
+    Outcome::BackendError,
+    Outcome::CallInterface,
+];
+
+/// How a retry backoff is randomised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JitterKind {
+    /// Uniform on [0, backoff].
+    #[default]
+    Full,
+    /// Half the backoff plus uniform on [0, half].
+    Equal,
+    /// The backoff exactly.
+    None,
 }
 
 impl Default for RawClass {
@@ -309,6 +360,7 @@ impl Default for RawClass {
             repeat_share: 0.0,
             commands: 0,
             malformed: RawMalformed::default(),
+            retry: None,
         }
     }
 }
@@ -1113,8 +1165,65 @@ fn build_class(
         repeat_share: c.repeat_share,
         malformed,
         commands: c.commands,
+        retry: c
+            .retry
+            .as_ref()
+            .map(|r| build_retry(r, &k("retry"), v))
+            .transpose()?,
     };
     Ok((class, c.share))
+}
+
+fn build_retry(r: &RawRetry, key: &str, v: &Checker) -> Result<Retry, ScenarioError> {
+    let k = |field: &str| format!("{key}.{field}");
+    v.ensure(
+        r.base_ms.is_finite() && r.base_ms >= 0.0,
+        &k("base_ms"),
+        || {
+            format!(
+                "{} is not allowed; give milliseconds, zero or more",
+                r.base_ms
+            )
+        },
+    )?;
+    v.ensure(
+        r.cap_ms.is_finite() && r.cap_ms >= r.base_ms,
+        &k("cap_ms"),
+        || {
+            format!(
+                "{} is not allowed; give milliseconds, at least base_ms = {}",
+                r.cap_ms, r.base_ms
+            )
+        },
+    )?;
+    let on = r
+        .on
+        .iter()
+        .map(|name| {
+            RETRYABLE
+                .into_iter()
+                .find(|o| o.name() == name)
+                .ok_or_else(|| {
+                    v.error(
+                        &k("on"),
+                        format!(
+                            "{name:?} is not retried; name some of \"NoIdleResource\", \"ens.interface.error\", \"CallInterface\""
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Retry {
+        max_retries: r.max_retries,
+        base_ms: r.base_ms,
+        cap_ms: r.cap_ms,
+        jitter: match r.jitter {
+            JitterKind::Full => Jitter::Full,
+            JitterKind::Equal => Jitter::Equal,
+            JitterKind::None => Jitter::None,
+        },
+        on,
+    })
 }
 
 fn build_latency(raw: &RawScenario, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {

@@ -26,7 +26,7 @@ use crate::fleet::{Fleet, NodeId, PodId, RegionId};
 use crate::geo::GeoIp;
 use crate::time::{SimDuration, SimTime};
 
-pub use device::{Class, Device, Flow, Malformed};
+pub use device::{Class, Device, Flow, Jitter, Malformed, Retry};
 pub use edge_node::EdgeNode;
 pub use network::Network;
 pub use scheduler::Scheduler;
@@ -126,6 +126,8 @@ pub enum DeviceTimer {
     ConsoleDue,
     /// An abandoned lock has surely expired: the session is over.
     LockLapsed,
+    /// The backoff before a retry is over: send the request again.
+    RetryDue,
 }
 
 /// A request being placed: which attempt this is.
@@ -208,6 +210,19 @@ pub enum Observation {
         from: UnitPhase,
         /// Its phase now.
         to: UnitPhase,
+    },
+    /// A chain of attempts at one request ended with an answer that is not
+    /// retried (recorded for classes that retry); its latency runs from
+    /// `started_at` (the first attempt) to now.
+    Chain {
+        /// The request's action.
+        action: Action,
+        /// The final answer's outcome.
+        outcome: Outcome,
+        /// When the first attempt was sent.
+        started_at: SimTime,
+        /// Attempts after the first.
+        retries: u8,
     },
     /// A session arrived.
     Arrival,

@@ -7,5 +7,6 @@ mod determinism;
 mod erlang;
 mod flows;
 mod load;
+mod retry;
 mod support;
 mod trace;
