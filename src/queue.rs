@@ -1,46 +1,78 @@
 //! The event queue: every pending event, in (time, sequence number) order.
 //!
-//! Events due later than now sit in a binary heap keyed by (time, sequence).
-//! Events sent with no delay go to a FIFO instead: they are due now, and every
-//! event already in the heap for this instant was scheduled at an earlier
-//! instant, so it carries a smaller sequence number and must go first. Popping
-//! the heap's events for `now` before the FIFO therefore gives exactly the
-//! (time, sequence) order, while most zero-delay hops skip the heap entirely.
+//! Events sent with no delay go to a FIFO: they are due now, and every event
+//! already scheduled for this instant was scheduled at an earlier instant, so
+//! it carries a smaller sequence number and must go first. Popping the
+//! scheduled events for `now` before the FIFO therefore gives exactly the
+//! (time, sequence) order, while most zero-delay hops skip the ordering
+//! entirely.
+//!
+//! Events due later are kept by time bucket (2^30 ns, about a second), like a
+//! calendar queue: the current bucket's events are in a binary heap keyed by
+//! (time, sequence); the next [`WHEEL`] buckets are unsorted lists that move
+//! into the heap when their turn comes; events beyond the wheel wait in a
+//! second heap. A run with a million devices has hundreds of thousands of
+//! holding timers pending, and a single heap of all of them made every pop
+//! walk ~19 levels of cache misses; the heap now holds about one simulated
+//! second of events. The order is unchanged: a bucket's events are all in the
+//! heap before the first of them is popped.
+//!
+//! The heaps and lists hold small keys (time, sequence, slot); the events
+//! themselves wait in a slab of reused slots.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
 use crate::time::{SimDuration, SimTime};
 
+/// log2 of a bucket's width in nanoseconds.
+const BUCKET_SHIFT: u32 = 30;
+
+/// Buckets kept as lists after the current one.
+pub const WHEEL: u64 = 4096;
+
 /// Pending events of type `E`, popped in (time, sequence number) order.
 pub struct EventQueue<E> {
     now: SimTime,
     next_seq: u64,
-    later: BinaryHeap<Pending<E>>,
+    /// The bucket whose events are in `near`.
+    current: u64,
+    /// Events of buckets up to `current`, ordered.
+    near: BinaryHeap<Pending>,
+    /// Bucket `b` in `current + 1 .. current + WHEEL` is `wheel[b % WHEEL]`.
+    wheel: Vec<Vec<Pending>>,
+    /// Events in `wheel`.
+    in_wheel: usize,
+    /// Events of later buckets, ordered.
+    far: BinaryHeap<Pending>,
+    /// The events, by slot.
+    slots: Vec<Option<E>>,
+    /// Slots free for reuse.
+    free: Vec<u32>,
     due_now: VecDeque<E>,
 }
 
-struct Pending<E> {
+/// A pending event's place in the order, and the slot holding it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Pending {
     time: SimTime,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Pending<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+impl Pending {
+    fn bucket(&self) -> u64 {
+        self.time.as_nanos() >> BUCKET_SHIFT
     }
 }
 
-impl<E> Eq for Pending<E> {}
-
-impl<E> PartialOrd for Pending<E> {
+impl PartialOrd for Pending {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<E> Ord for Pending<E> {
+impl Ord for Pending {
     // Reversed, so that the std max-heap pops the earliest event.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
@@ -59,7 +91,13 @@ impl<E> EventQueue<E> {
         EventQueue {
             now: SimTime::ZERO,
             next_seq: 0,
-            later: BinaryHeap::new(),
+            current: 0,
+            near: BinaryHeap::new(),
+            wheel: (0..WHEEL).map(|_| Vec::new()).collect(),
+            in_wheel: 0,
+            far: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             due_now: VecDeque::new(),
         }
     }
@@ -80,42 +118,108 @@ impl<E> EventQueue<E> {
     pub fn push_at(&mut self, time: SimTime, event: E) {
         if time <= self.now {
             self.due_now.push_back(event);
-        } else {
-            let seq = self.next_seq;
-            self.next_seq += 1;
-            self.later.push(Pending { time, seq, event });
+            return;
         }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.place(Pending { time, seq, slot });
+    }
+
+    /// Puts a key where its bucket belongs.
+    #[inline]
+    fn place(&mut self, p: Pending) {
+        let b = p.bucket();
+        if b <= self.current {
+            self.near.push(p);
+        } else if b - self.current < WHEEL {
+            self.wheel[(b % WHEEL) as usize].push(p);
+            self.in_wheel += 1;
+        } else {
+            self.far.push(p);
+        }
+    }
+
+    /// Loads the next bucket that has events into `near`; false when
+    /// nothing is pending after now.
+    fn advance(&mut self) -> bool {
+        while self.near.is_empty() {
+            if self.in_wheel == 0 {
+                match self.far.peek() {
+                    // Nothing in the wheel: jump to the bucket before the
+                    // first far one.
+                    Some(p) => self.current = self.current.max(p.bucket() - 1),
+                    None => return false,
+                }
+            }
+            self.current += 1;
+            let i = (self.current % WHEEL) as usize;
+            let bucket = std::mem::take(&mut self.wheel[i]);
+            self.in_wheel -= bucket.len();
+            self.near.extend(bucket);
+            while let Some(&p) = self.far.peek() {
+                if p.bucket() - self.current >= WHEEL {
+                    break;
+                }
+                self.far.pop();
+                self.place(p);
+            }
+        }
+        true
     }
 
     /// The instant of the next event, if any.
     #[inline]
-    pub fn peek_time(&self) -> Option<SimTime> {
+    pub fn peek_time(&mut self) -> Option<SimTime> {
         if !self.due_now.is_empty() {
             return Some(self.now);
         }
-        self.later.peek().map(|p| p.time)
+        if self.near.is_empty() && !self.advance() {
+            return None;
+        }
+        self.near.peek().map(|p| p.time)
     }
 
     /// Removes the next event and advances the clock to its instant.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if let Some(top) = self.later.peek()
+        if let Some(top) = self.near.peek()
             && top.time == self.now
         {
-            let p = self.later.pop().expect("peeked");
-            return Some((p.time, p.event));
+            let p = self.near.pop().expect("peeked");
+            return Some((p.time, self.take(p.slot)));
         }
         if let Some(event) = self.due_now.pop_front() {
             return Some((self.now, event));
         }
-        let p = self.later.pop()?;
+        if self.near.is_empty() && !self.advance() {
+            return None;
+        }
+        let p = self.near.pop().expect("advanced to a bucket with events");
         self.now = p.time;
-        Some((p.time, p.event))
+        Some((p.time, self.take(p.slot)))
+    }
+
+    #[inline]
+    fn take(&mut self, slot: u32) -> E {
+        self.free.push(slot);
+        self.slots[slot as usize]
+            .take()
+            .expect("a pending key's slot holds its event")
     }
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.later.len() + self.due_now.len()
+        self.near.len() + self.in_wheel + self.far.len() + self.due_now.len()
     }
 
     /// True when nothing is pending.
@@ -154,5 +258,47 @@ mod tests {
         assert_eq!(q.pop(), Some((SimTime::from_nanos(10), 3)));
         assert_eq!(q.pop(), Some((SimTime::from_nanos(11), 4)));
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn events_across_buckets_the_wheel_and_beyond_pop_in_order() {
+        // Times spread from nanoseconds to days, with ties, pushed in a
+        // scrambled order and also while popping: the pops must come out as
+        // a sort by (time, insertion order) would give them.
+        let mut q = EventQueue::new();
+        let mut expected = Vec::new();
+        let mut x: u64 = 12345;
+        let mut next = || {
+            x = crate::fleet::splitmix64(x);
+            x
+        };
+        for i in 0..20_000u64 {
+            let r = next();
+            let t = match r % 4 {
+                0 => r % 1_000,
+                1 => r % (1 << 32),
+                2 => r % (1 << 40),
+                _ => r % (1 << 50),
+            };
+            let t = t - t % 1000; // make ties likely
+            q.push_at(SimTime::from_nanos(t), i);
+            expected.push((t, i));
+        }
+        let mut popped = Vec::new();
+        let mut later = 20_000u64;
+        while let Some((t, e)) = q.pop() {
+            popped.push((t.as_nanos(), e));
+            if later < 25_000 && e % 7 == 0 {
+                let r = next() % (1 << 36);
+                q.push(SimDuration::from_nanos(r), later);
+                expected.push((t.as_nanos() + r, later));
+                later += 1;
+            }
+        }
+        // Insertion order breaks ties, and a later insertion has a larger id.
+        expected.sort();
+        assert_eq!(popped.len(), expected.len());
+        assert_eq!(popped, expected);
+        assert!(q.is_empty());
     }
 }
