@@ -189,7 +189,7 @@ impl<E> EventQueue<E> {
                 self.current = self.current.max(next_block * FINE - 1);
             }
             self.current += 1;
-            if self.current % FINE == 0 {
+            if self.current.is_multiple_of(FINE) {
                 self.begin_block();
             }
             let i = (self.current % FINE) as usize;
