@@ -7,15 +7,17 @@
 //! (time, sequence) order, while most zero-delay hops skip the ordering
 //! entirely.
 //!
-//! Events due later are kept by time bucket (2^30 ns, about a second), like a
-//! calendar queue: the current bucket's events are in a binary heap keyed by
-//! (time, sequence); the next [`WHEEL`] buckets are unsorted lists that move
-//! into the heap when their turn comes; events beyond the wheel wait in a
-//! second heap. A run with a million devices has hundreds of thousands of
-//! holding timers pending, and a single heap of all of them made every pop
-//! walk ~19 levels of cache misses; the heap now holds about one simulated
-//! second of events. The order is unchanged: a bucket's events are all in the
-//! heap before the first of them is popped.
+//! Events due later are kept like a two-level timing wheel. The current
+//! bucket (2^20 ns, about a millisecond) has its events in a binary heap
+//! keyed by (time, sequence); the later fine buckets of the same block of
+//! [`FINE`] buckets (about 4.4 s) are unsorted lists; the next [`COARSE`]
+//! blocks (about 4.9 hours) are unsorted lists too, spread into fine buckets
+//! when their block begins; anything later waits in a second heap. A run with
+//! a million devices has hundreds of thousands of holding timers pending; in
+//! a single heap every pop walked ~19 levels of cache misses, while here the
+//! heap holds about a millisecond of events and each event is moved at most
+//! twice more. The order is unchanged: a bucket's events are all in the heap
+//! before the first of them is popped.
 //!
 //! The heaps and lists hold small keys (time, sequence, slot); the events
 //! themselves wait in a slab of reused slots.
@@ -25,25 +27,33 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use crate::time::{SimDuration, SimTime};
 
-/// log2 of a bucket's width in nanoseconds.
-const BUCKET_SHIFT: u32 = 30;
+/// log2 of a fine bucket's width in nanoseconds.
+const FINE_SHIFT: u32 = 20;
 
-/// Buckets kept as lists after the current one.
-pub const WHEEL: u64 = 4096;
+/// Fine buckets per block.
+pub const FINE: u64 = 4096;
+
+/// Blocks kept as lists after the current one.
+pub const COARSE: u64 = 4096;
 
 /// Pending events of type `E`, popped in (time, sequence number) order.
 pub struct EventQueue<E> {
     now: SimTime,
     next_seq: u64,
-    /// The bucket whose events are in `near`.
+    /// The fine bucket whose events are in `near`.
     current: u64,
-    /// Events of buckets up to `current`, ordered.
+    /// Events of fine buckets up to `current`, ordered.
     near: BinaryHeap<Pending>,
-    /// Bucket `b` in `current + 1 .. current + WHEEL` is `wheel[b % WHEEL]`.
-    wheel: Vec<Vec<Pending>>,
-    /// Events in `wheel`.
-    in_wheel: usize,
-    /// Events of later buckets, ordered.
+    /// Fine bucket `b` of the current block, after `current`, is
+    /// `fine[b % FINE]`.
+    fine: Vec<Vec<Pending>>,
+    /// Events in `fine`.
+    in_fine: usize,
+    /// Block `k` in `block + 1 .. block + COARSE` is `coarse[k % COARSE]`.
+    coarse: Vec<Vec<Pending>>,
+    /// Events in `coarse`.
+    in_coarse: usize,
+    /// Events of later blocks, ordered.
     far: BinaryHeap<Pending>,
     /// The events, by slot.
     slots: Vec<Option<E>>,
@@ -61,9 +71,15 @@ struct Pending {
 }
 
 impl Pending {
+    /// Its fine bucket.
     fn bucket(&self) -> u64 {
-        self.time.as_nanos() >> BUCKET_SHIFT
+        self.time.as_nanos() >> FINE_SHIFT
     }
+}
+
+/// The block of fine bucket `b`.
+fn block(b: u64) -> u64 {
+    b / FINE
 }
 
 impl PartialOrd for Pending {
@@ -93,8 +109,10 @@ impl<E> EventQueue<E> {
             next_seq: 0,
             current: 0,
             near: BinaryHeap::new(),
-            wheel: (0..WHEEL).map(|_| Vec::new()).collect(),
-            in_wheel: 0,
+            fine: (0..FINE).map(|_| Vec::new()).collect(),
+            in_fine: 0,
+            coarse: (0..COARSE).map(|_| Vec::new()).collect(),
+            in_coarse: 0,
             far: BinaryHeap::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -139,11 +157,15 @@ impl<E> EventQueue<E> {
     #[inline]
     fn place(&mut self, p: Pending) {
         let b = p.bucket();
+        let now_block = block(self.current);
         if b <= self.current {
             self.near.push(p);
-        } else if b - self.current < WHEEL {
-            self.wheel[(b % WHEEL) as usize].push(p);
-            self.in_wheel += 1;
+        } else if block(b) == now_block {
+            self.fine[(b % FINE) as usize].push(p);
+            self.in_fine += 1;
+        } else if block(b) - now_block < COARSE {
+            self.coarse[(block(b) % COARSE) as usize].push(p);
+            self.in_coarse += 1;
         } else {
             self.far.push(p);
         }
@@ -153,28 +175,47 @@ impl<E> EventQueue<E> {
     /// nothing is pending after now.
     fn advance(&mut self) -> bool {
         while self.near.is_empty() {
-            if self.in_wheel == 0 {
-                match self.far.peek() {
-                    // Nothing in the wheel: jump to the bucket before the
-                    // first far one.
-                    Some(p) => self.current = self.current.max(p.bucket() - 1),
-                    None => return false,
-                }
+            if self.in_fine == 0 {
+                // Nothing left in this block: go to the last bucket before
+                // the next block that may have events.
+                let next_block = if self.in_coarse > 0 {
+                    block(self.current) + 1
+                } else {
+                    match self.far.peek() {
+                        Some(p) => block(p.bucket()),
+                        None => return false,
+                    }
+                };
+                self.current = self.current.max(next_block * FINE - 1);
             }
             self.current += 1;
-            let i = (self.current % WHEEL) as usize;
-            let bucket = std::mem::take(&mut self.wheel[i]);
-            self.in_wheel -= bucket.len();
-            self.near.extend(bucket);
-            while let Some(&p) = self.far.peek() {
-                if p.bucket() - self.current >= WHEEL {
-                    break;
-                }
-                self.far.pop();
-                self.place(p);
+            if self.current.is_multiple_of(FINE) {
+                self.begin_block();
             }
+            let i = (self.current % FINE) as usize;
+            self.in_fine -= self.fine[i].len();
+            let bucket = &mut self.fine[i];
+            self.near.extend(bucket.drain(..));
         }
         true
+    }
+
+    /// Spreads the block that `current` just entered into fine buckets, and
+    /// brings far events that are now within reach into the block lists.
+    fn begin_block(&mut self) {
+        let b = block(self.current);
+        let list = std::mem::take(&mut self.coarse[(b % COARSE) as usize]);
+        self.in_coarse -= list.len();
+        for p in list {
+            self.place(p);
+        }
+        while let Some(&p) = self.far.peek() {
+            if block(p.bucket()) - b >= COARSE {
+                break;
+            }
+            self.far.pop();
+            self.place(p);
+        }
     }
 
     /// The instant of the next event, if any.
@@ -219,7 +260,7 @@ impl<E> EventQueue<E> {
 
     /// Number of pending events.
     pub fn len(&self) -> usize {
-        self.near.len() + self.in_wheel + self.far.len() + self.due_now.len()
+        self.near.len() + self.in_fine + self.in_coarse + self.far.len() + self.due_now.len()
     }
 
     /// True when nothing is pending.
