@@ -944,6 +944,125 @@ fn draw_contention(t: &Table) -> Result<Vec<u8>, PlotError> {
     Ok(svg.into_bytes())
 }
 
+/// A point of a sweep chart: the key's value, the mean, the interval's ends.
+type SweepPoint = (f64, f64, f64, f64);
+
+/// `sweep.svg`: each figure of a `sweep.csv` that has values, against the
+/// varied key, one panel per figure: the mean at each point with its 95%
+/// interval as a bar.
+pub fn sweep_chart(key: &str, sweep_csv: &[u8]) -> Result<Vec<u8>, PlotError> {
+    const FILE: &str = "sweep.svg";
+    let e = draw_error(FILE);
+    let csv_err = |message: String| PlotError::Csv {
+        file: "sweep.csv".into(),
+        message,
+    };
+    let mut r = csv::Reader::from_reader(sweep_csv);
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|x| csv_err(x.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows: Vec<csv::StringRecord> = r
+        .records()
+        .collect::<Result<_, _>>()
+        .map_err(|x| csv_err(x.to_string()))?;
+    let num =
+        |rec: &csv::StringRecord, col: usize| rec.get(col).and_then(|s| s.parse::<f64>().ok());
+    let x_col = header
+        .iter()
+        .position(|h| h == key)
+        .ok_or_else(|| csv_err(format!("no column {key}")))?;
+    // (figure, points of (x, mean, low, high))
+    let mut panels: Vec<(String, Vec<SweepPoint>)> = Vec::new();
+    for (c, h) in header.iter().enumerate() {
+        let Some(figure) = h.strip_suffix("_mean") else {
+            continue;
+        };
+        let points: Vec<SweepPoint> = rows
+            .iter()
+            .filter_map(|rec| {
+                let (x, m) = (num(rec, x_col)?, num(rec, c)?);
+                Some((
+                    x,
+                    m,
+                    num(rec, c + 1).unwrap_or(m),
+                    num(rec, c + 2).unwrap_or(m),
+                ))
+            })
+            .collect();
+        if !points.is_empty() {
+            panels.push((figure.to_string(), points));
+        }
+    }
+    if panels.is_empty() {
+        return Err(csv_err("no figure has values to plot".into()));
+    }
+    let cols = 2usize;
+    let rows_n = panels.len().div_ceil(cols);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 60 + 330 * rows_n as u32))
+            .into_drawing_area();
+        let body = titled(
+            &root,
+            &format!("Sweep of {key}: mean and 95% interval per point"),
+            FILE,
+        )?;
+        for (area, (figure, points)) in body.split_evenly((rows_n, cols)).iter().zip(&panels) {
+            let (x0, x1) = points
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+            let (y0, y1) = points
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.2), b.max(p.3)));
+            let pad_x = if x1 > x0 { (x1 - x0) * 0.05 } else { 1.0 };
+            let pad_y = if y1 > y0 {
+                (y1 - y0) * 0.1
+            } else {
+                y1.abs().max(1.0) * 0.1
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(figure, CAPTION)
+                .margin(12)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .build_cartesian_2d(
+                    (x0 - pad_x)..(x1 + pad_x),
+                    (y0 - pad_y).min(0.0f64.max(y0 - pad_y))..(y1 + pad_y),
+                )
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .configure_mesh()
+                .x_desc(key)
+                .y_desc(figure)
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .label_style(LABEL)
+                .axis_desc_style(LABEL)
+                .draw()
+                .map_err(|x| e(x.to_string()))?;
+            let c = colour(0);
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, p.1)),
+                    c.stroke_width(2),
+                ))
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|p| ErrorBar::new_vertical(p.0, p.2, p.1, p.3, c.filled(), 8)),
+                )
+                .map_err(|x| e(x.to_string()))?;
+        }
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg.into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
