@@ -909,7 +909,11 @@ fn draw_contention(t: &Table) -> Result<Vec<u8>, PlotError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH + 100, height)).into_drawing_area();
-        let title = format!("Lock contention of placements per region: {which}");
+        let title = if quiet {
+            "Lock contention of placements per region".to_string()
+        } else {
+            format!("Lock contention of placements per region: {which}")
+        };
         let area = titled(&root, &title, FILE)?;
         if quiet {
             let text = if rows.is_empty() {
