@@ -4,9 +4,17 @@
 //! and the run samples it as a [`SimDuration`] through [`Dist`], which has
 //! checked its parameters once. Samples below zero (only the normal can give
 //! them) are redrawn, so the normal is truncated at zero.
+//!
+//! An `empirical` distribution resamples the values of a CSV file: each draw
+//! is one of the file's samples, picked uniformly. Its path is relative to
+//! the scenario file, so [`DistSpec::build_in`] takes the folder to resolve
+//! it from; the file is read once, when the scenario is checked.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rand::{Rng, RngExt};
-use rand_distr::{Distribution, Exp, LogNormal, Normal};
+use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal, Pareto, Weibull};
 use serde::{Deserialize, Serialize};
 
 use crate::time::SimDuration;
@@ -51,6 +59,34 @@ pub enum DistSpec {
         /// The 99th percentile, in milliseconds.
         p99_ms: Option<f64>,
     },
+    /// Pareto (type I): at least `scale_ms`, with tail index `shape`.
+    Pareto {
+        /// The minimum value, in milliseconds.
+        scale_ms: f64,
+        /// The tail index alpha; the mean is finite for alpha > 1.
+        shape: f64,
+    },
+    /// Weibull with scale `scale_ms` and shape `shape`.
+    Weibull {
+        /// The scale lambda, in milliseconds.
+        scale_ms: f64,
+        /// The shape k (1 is the exponential).
+        shape: f64,
+    },
+    /// Gamma with shape `shape` and scale `scale_ms` (mean shape x scale).
+    Gamma {
+        /// The shape k (1 is the exponential).
+        shape: f64,
+        /// The scale theta, in milliseconds.
+        scale_ms: f64,
+    },
+    /// The samples of a CSV file, in milliseconds, drawn uniformly.
+    Empirical {
+        /// The file: one number of milliseconds per line (the first column
+        /// if there are more), an optional header line, relative to the
+        /// scenario file.
+        csv: PathBuf,
+    },
 }
 
 /// Why a [`DistSpec`] cannot be sampled; the message says how to fix it.
@@ -76,6 +112,14 @@ pub enum Dist {
     Normal(Normal<f64>),
     /// Lognormal in ms.
     Lognormal(LogNormal<f64>),
+    /// Pareto in ms.
+    Pareto(Pareto<f64>),
+    /// Weibull in ms.
+    Weibull(Weibull<f64>),
+    /// Gamma in ms.
+    Gamma(Gamma<f64>),
+    /// One of these spans, drawn uniformly.
+    Empirical(Arc<[SimDuration]>),
 }
 
 /// The standard normal quantile at 0.99.
@@ -97,8 +141,15 @@ impl DistSpec {
         DistSpec::Constant { ms: 0.0 }
     }
 
-    /// Checks the parameters and builds the sampler.
+    /// Checks the parameters and builds the sampler; an empirical file is
+    /// looked for relative to the working directory.
     pub fn build(&self) -> Result<Dist, DistError> {
+        self.build_in(Path::new("."))
+    }
+
+    /// Checks the parameters and builds the sampler; a relative empirical
+    /// file is looked for in `base` (the scenario file's folder).
+    pub fn build_in(&self, base: &Path) -> Result<Dist, DistError> {
         match *self {
             DistSpec::Constant { ms } => {
                 finite_non_negative("ms", ms)?;
@@ -136,6 +187,35 @@ impl DistSpec {
                 let ln = LogNormal::new(mu, sigma).map_err(|e| DistError(e.to_string()))?;
                 Ok(Dist::Lognormal(ln))
             }
+            DistSpec::Pareto { scale_ms, shape } => {
+                positive("scale_ms", scale_ms)?;
+                positive("shape", shape)?;
+                let d = Pareto::new(scale_ms, shape).map_err(|e| DistError(e.to_string()))?;
+                Ok(Dist::Pareto(d))
+            }
+            DistSpec::Weibull { scale_ms, shape } => {
+                positive("scale_ms", scale_ms)?;
+                positive("shape", shape)?;
+                let d = Weibull::new(scale_ms, shape).map_err(|e| DistError(e.to_string()))?;
+                Ok(Dist::Weibull(d))
+            }
+            DistSpec::Gamma { shape, scale_ms } => {
+                positive("shape", shape)?;
+                positive("scale_ms", scale_ms)?;
+                let d = Gamma::new(shape, scale_ms).map_err(|e| DistError(e.to_string()))?;
+                Ok(Dist::Gamma(d))
+            }
+            DistSpec::Empirical { ref csv } => {
+                let path = if csv.is_absolute() {
+                    csv.clone()
+                } else {
+                    base.join(csv)
+                };
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| DistError(format!("cannot read csv = {}: {e}", path.display())))?;
+                let samples = parse_samples(&text, &path.display().to_string())?;
+                Ok(Dist::Empirical(samples.into()))
+            }
         }
     }
 
@@ -155,8 +235,45 @@ impl DistSpec {
                 let (mu, sigma) = lognormal_params(mu, sigma, mean_ms, p99_ms).ok()?;
                 Some((mu + sigma * sigma / 2.0).exp())
             }
+            DistSpec::Pareto { scale_ms, shape } if shape > 1.0 => {
+                Some(shape * scale_ms / (shape - 1.0))
+            }
+            DistSpec::Pareto { .. } | DistSpec::Weibull { .. } | DistSpec::Empirical { .. } => None,
+            DistSpec::Gamma { shape, scale_ms } => Some(shape * scale_ms),
         }
     }
+}
+
+fn positive(name: &str, v: f64) -> Result<(), DistError> {
+    check(v.is_finite() && v > 0.0, || {
+        format!("{name} = {v} must be a finite number above zero")
+    })
+}
+
+/// Reads the samples of an empirical distribution: the first field of each
+/// line, in milliseconds; a first line that is not a number is a header.
+fn parse_samples(text: &str, shown: &str) -> Result<Vec<SimDuration>, DistError> {
+    let mut samples = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let field = line.split(',').next().unwrap_or("").trim();
+        if field.is_empty() {
+            continue;
+        }
+        match field.parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => samples.push(SimDuration::from_millis_f64(ms)),
+            Err(_) if i == 0 => {}
+            _ => {
+                return Err(DistError(format!(
+                    "{shown}:{}: {field:?} is not a number of milliseconds, zero or more",
+                    i + 1
+                )));
+            }
+        }
+    }
+    check(!samples.is_empty(), || {
+        format!("{shown} holds no samples; give one number of milliseconds per line")
+    })?;
+    Ok(samples)
 }
 
 /// Resolves the two ways of giving a lognormal to (mu, sigma).
@@ -217,6 +334,10 @@ impl Dist {
             Dist::Exponential(exp) => exp.sample(rng),
             Dist::Normal(normal) => truncated_at_zero(normal, rng),
             Dist::Lognormal(ln) => ln.sample(rng),
+            Dist::Pareto(d) => d.sample(rng),
+            Dist::Weibull(d) => d.sample(rng),
+            Dist::Gamma(d) => d.sample(rng),
+            Dist::Empirical(samples) => return samples[rng.random_range(0..samples.len())],
         };
         SimDuration::from_millis_f64(ms)
     }
@@ -244,15 +365,6 @@ mod tests {
     use rand::SeedableRng;
     use rand_pcg::Pcg64Mcg;
 
-    fn mean_of(spec: &DistSpec, n: usize) -> f64 {
-        let dist = spec.build().unwrap();
-        let mut rng = Pcg64Mcg::seed_from_u64(7);
-        (0..n)
-            .map(|_| dist.sample(&mut rng).as_millis_f64())
-            .sum::<f64>()
-            / n as f64
-    }
-
     #[test]
     fn lognormal_by_mean_and_p99_has_that_mean_and_p99() {
         let spec = DistSpec::Lognormal {
@@ -275,15 +387,246 @@ mod tests {
         assert!(((m + Z99 * s).exp() - 80.0).abs() < 1e-9);
     }
 
-    #[test]
-    fn exponential_sample_mean_is_within_five_standard_errors() {
-        // Exponential: sd = mean, so the standard error of the mean of n draws is mean/sqrt(n).
-        let n = 200_000;
-        let got = mean_of(&DistSpec::Exponential { mean_ms: 10.0 }, n);
+    /// How the sample checks below are built.
+    ///
+    /// Mean: by the central limit theorem the mean of `N` independent draws
+    /// is close to normal with standard error `sd / sqrt(N)`, where `sd` is
+    /// the distribution's own standard deviation (from its closed form, so
+    /// the tolerance does not depend on the sample). It must lie within `Z`
+    /// standard errors of the closed-form mean.
+    ///
+    /// Quantile: for a value `x` with `P(X <= x) = p` (so `x` is the
+    /// theoretical `p` quantile), the number of draws at or below `x` is
+    /// binomial(N, p), so the fraction below has standard error
+    /// `sqrt(p (1 - p) / N)`; it must lie within `Z` of those of `p`.
+    ///
+    /// With `Z = 5` a correct sampler fails either check with probability
+    /// under 6e-7 (two-sided normal tail); the seed is fixed, so a run that
+    /// passes always passes. A sampler off by a few percent fails: with
+    /// `N = 200,000` the mean's tolerance is about 1% of the sd and the
+    /// fraction's about 0.0034 at the median.
+    const N: usize = 200_000;
+    const Z: f64 = 5.0;
+
+    fn draws(spec: &DistSpec) -> Vec<f64> {
+        let dist = spec.build().unwrap();
+        let mut rng = Pcg64Mcg::seed_from_u64(7);
+        (0..N)
+            .map(|_| dist.sample(&mut rng).as_millis_f64())
+            .collect()
+    }
+
+    /// Checks the sample mean against `mean` (with standard deviation `sd`)
+    /// and the fraction of draws at or below `x` against `p`.
+    fn check_mean_and_quantile(spec: &DistSpec, mean: f64, sd: f64, x: f64, p: f64) {
+        let xs = draws(spec);
+        let n = xs.len() as f64;
+        let got_mean = xs.iter().sum::<f64>() / n;
+        let tol_mean = Z * sd / n.sqrt();
         assert!(
-            (got - 10.0).abs() < 5.0 * 10.0 / (n as f64).sqrt(),
-            "mean {got}"
+            (got_mean - mean).abs() <= tol_mean,
+            "{spec:?}: sample mean {got_mean} is not within {tol_mean} of {mean}"
         );
+        let below = xs.iter().filter(|&&v| v <= x).count() as f64 / n;
+        let tol_p = Z * (p * (1.0 - p) / n).sqrt();
+        assert!(
+            (below - p).abs() <= tol_p,
+            "{spec:?}: {below} of the draws are at or below {x}, not {p} +- {tol_p}"
+        );
+    }
+
+    /// The standard normal distribution function, from `erfc` (Numerical
+    /// Recipes' Chebyshev fit, relative error below 1.2e-7, far below the
+    /// binomial tolerances it is used with).
+    fn phi(x: f64) -> f64 {
+        0.5 * erfc(-x / std::f64::consts::SQRT_2)
+    }
+
+    fn erfc(x: f64) -> f64 {
+        let z = x.abs();
+        let t = 1.0 / (1.0 + 0.5 * z);
+        let poly = -z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+        let r = t * poly.exp();
+        if x >= 0.0 { r } else { 2.0 - r }
+    }
+
+    #[test]
+    fn constant_always_gives_its_value() {
+        let xs = draws(&DistSpec::Constant { ms: 7.5 });
+        assert!(xs.iter().all(|&v| v == 7.5));
+    }
+
+    #[test]
+    fn uniform_has_its_mean_and_p90() {
+        // Mean (a+b)/2, sd (b-a)/sqrt(12), P(X <= a + 0.9 (b-a)) = 0.9.
+        let spec = DistSpec::Uniform {
+            min_ms: 200.0,
+            max_ms: 800.0,
+        };
+        check_mean_and_quantile(&spec, 500.0, 600.0 / 12f64.sqrt(), 740.0, 0.9);
+    }
+
+    #[test]
+    fn exponential_has_its_mean_and_p99() {
+        // sd = mean; P(X <= -m ln 0.01) = 0.99.
+        let spec = DistSpec::Exponential { mean_ms: 10.0 };
+        check_mean_and_quantile(&spec, 10.0, 10.0, -10.0 * 0.01f64.ln(), 0.99);
+    }
+
+    #[test]
+    fn normal_truncated_at_zero_has_the_truncated_mean_and_distribution() {
+        // N(mu, s) conditioned on X >= 0, with a = -mu/s and tail T = 1 - Phi(a):
+        // mean mu + s phi(a)/T, variance s^2 (1 + a phi(a)/T - (phi(a)/T)^2),
+        // P(X <= x) = (Phi((x - mu)/s) - Phi(a)) / T.
+        let (mu, s): (f64, f64) = (5.0, 10.0);
+        let a = -mu / s;
+        let density = (-a * a / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let tail = 1.0 - phi(a);
+        let ratio = density / tail;
+        let mean = mu + s * ratio;
+        let sd = s * (1.0 + a * ratio - ratio * ratio).sqrt();
+        let x = 10.0;
+        let p = (phi((x - mu) / s) - phi(a)) / tail;
+        let spec = DistSpec::Normal {
+            mean_ms: mu,
+            std_ms: s,
+        };
+        check_mean_and_quantile(&spec, mean, sd, x, p);
+    }
+
+    #[test]
+    fn lognormal_by_mu_and_sigma_has_its_mean_and_p99() {
+        // mean exp(mu + s^2/2), sd mean sqrt(exp(s^2) - 1), p99 exp(mu + z99 s).
+        let (mu, s) = (1.2f64, 0.6f64);
+        let mean = (mu + s * s / 2.0).exp();
+        let sd = mean * ((s * s).exp() - 1.0).sqrt();
+        let spec = DistSpec::Lognormal {
+            mu: Some(mu),
+            sigma: Some(s),
+            mean_ms: None,
+            p99_ms: None,
+        };
+        check_mean_and_quantile(&spec, mean, sd, (mu + Z99 * s).exp(), 0.99);
+    }
+
+    #[test]
+    fn lognormal_by_mean_and_p99_samples_that_mean_and_p99() {
+        let spec = DistSpec::Lognormal {
+            mu: None,
+            sigma: None,
+            mean_ms: Some(20.0),
+            p99_ms: Some(80.0),
+        };
+        let (_, s) = lognormal_params(None, None, Some(20.0), Some(80.0)).unwrap();
+        let sd = 20.0 * ((s * s).exp() - 1.0).sqrt();
+        check_mean_and_quantile(&spec, 20.0, sd, 80.0, 0.99);
+    }
+
+    #[test]
+    fn pareto_has_its_mean_and_p90() {
+        // Scale m, shape a = 3: mean a m/(a-1), variance m^2 a/((a-1)^2 (a-2)),
+        // P(X <= m (1-p)^(-1/a)) = p.
+        let (m, a) = (10.0, 3.0);
+        let spec = DistSpec::Pareto {
+            scale_ms: m,
+            shape: a,
+        };
+        let mean = a * m / (a - 1.0);
+        let sd = m * (a / ((a - 1.0f64).powi(2) * (a - 2.0))).sqrt();
+        assert_eq!(spec.mean_ms(), Some(mean));
+        check_mean_and_quantile(&spec, mean, sd, m * 0.1f64.powf(-1.0 / a), 0.9);
+    }
+
+    #[test]
+    fn weibull_has_its_mean_and_median() {
+        // Scale l, shape k = 1/2: mean l Gamma(3) = 2 l, variance
+        // l^2 (Gamma(5) - Gamma(3)^2) = 20 l^2; P(X <= l (ln 2)^2) = 1/2.
+        let l = 100.0;
+        let spec = DistSpec::Weibull {
+            scale_ms: l,
+            shape: 0.5,
+        };
+        let ln2 = 2f64.ln();
+        check_mean_and_quantile(&spec, 2.0 * l, 20f64.sqrt() * l, l * ln2 * ln2, 0.5);
+    }
+
+    #[test]
+    fn gamma_of_integer_shape_has_its_mean_and_distribution() {
+        // Shape 3, scale t: mean 3t, sd sqrt(3) t, and (Erlang)
+        // P(X <= x) = 1 - exp(-x/t) (1 + x/t + (x/t)^2/2).
+        let t = 10.0;
+        let spec = DistSpec::Gamma {
+            shape: 3.0,
+            scale_ms: t,
+        };
+        let x = 30.0;
+        let u: f64 = x / t;
+        let p = 1.0 - (-u).exp() * (1.0 + u + u * u / 2.0);
+        check_mean_and_quantile(&spec, 3.0 * t, 3f64.sqrt() * t, x, p);
+    }
+
+    #[test]
+    fn gamma_of_shape_one_half_has_its_mean_and_distribution() {
+        // Shape 1/2, scale t: X = t Z^2 / 2 for a standard normal Z, so mean
+        // t/2, sd t/sqrt(2), and P(X <= x) = 2 Phi(sqrt(2x/t)) - 1.
+        let t = 10.0;
+        let spec = DistSpec::Gamma {
+            shape: 0.5,
+            scale_ms: t,
+        };
+        let x = 2.0;
+        let p = 2.0 * phi((2.0 * x / t).sqrt()) - 1.0;
+        check_mean_and_quantile(&spec, t / 2.0, t / 2f64.sqrt(), x, p);
+    }
+
+    #[test]
+    fn empirical_resamples_the_file_with_its_mean_and_quantiles() {
+        // Values 1.5, 3.0, ..., 1500 ms: each draw is one of them with
+        // probability 1/1000, so the mean and sd are the file's (population)
+        // mean and sd, and P(X <= the 900th smallest) = 0.9 exactly.
+        let dir = tempfile::tempdir().unwrap();
+        let values: Vec<f64> = (1..=1000).map(|i| f64::from(i) * 1.5).collect();
+        let mut text = String::from("holding_ms\n");
+        for v in values.iter().rev() {
+            text.push_str(&format!("{v}\n"));
+        }
+        std::fs::write(dir.path().join("samples.csv"), text).unwrap();
+        let spec = DistSpec::Empirical {
+            csv: "samples.csv".into(),
+        };
+        assert!(
+            spec.build().is_err(),
+            "relative to the scenario, not the cwd"
+        );
+        let dist = spec.build_in(dir.path()).unwrap();
+        let mean = values.iter().sum::<f64>() / 1000.0;
+        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 1000.0).sqrt();
+        let spec = DistSpec::Empirical {
+            csv: dir.path().join("samples.csv"),
+        };
+        assert!(matches!(dist, Dist::Empirical(ref s) if s.len() == 1000));
+        check_mean_and_quantile(&spec, mean, sd, values[899], 0.9);
+    }
+
+    #[test]
+    fn an_empirical_file_with_a_bad_value_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.csv"), "ms\n1\n-2\n").unwrap();
+        let err = DistSpec::Empirical {
+            csv: "bad.csv".into(),
+        }
+        .build_in(dir.path())
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("bad.csv:3:") && err.contains("-2"), "{err}");
     }
 
     #[test]
@@ -312,5 +655,21 @@ mod tests {
             p99_ms: None,
         };
         assert!(half.build().is_err());
+        for bad in [
+            DistSpec::Pareto {
+                scale_ms: 0.0,
+                shape: 2.0,
+            },
+            DistSpec::Weibull {
+                scale_ms: 1.0,
+                shape: -1.0,
+            },
+            DistSpec::Gamma {
+                shape: f64::NAN,
+                scale_ms: 1.0,
+            },
+        ] {
+            assert!(bad.build().is_err(), "{bad:?}");
+        }
     }
 }

@@ -18,6 +18,10 @@
 //!    files, an HdrHistogram log and `run.json` into one results folder, and
 //!    [`plot`] draws SVG charts from those files.
 //!
+//! Load: the session source ([`model::source`]) runs an open arrival process
+//! ([`model::arrival`]), a closed population, or a trace that the engine
+//! reads as a stream ([`trace`]).
+//!
 //! [`call`] answers single API requests given as JSON lines (`ensim call`),
 //! with the same scheduler and nodes. [`erlang`] holds the queueing formulas that the tests check results against.
 
@@ -42,3 +46,4 @@ pub mod slo;
 pub mod stats;
 pub mod sweep;
 pub mod time;
+pub mod trace;

@@ -373,6 +373,30 @@ fn print_table(out: &ensim::run::RunOutput, info: &report::RunInfo) {
             r.action, r.outcome, r.count, r.rate_per_s, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
         );
     }
+    if !m.chains.is_empty() {
+        println!(
+            "retry chains, first send to final answer ({} retries):",
+            m.retries()
+        );
+        for c in &m.chains {
+            let s = &c.latency;
+            println!(
+                "{:<11} {:<33} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+                s.action.name(),
+                format!("{} ({} retries)", s.outcome.name(), c.retries),
+                s.count(),
+                s.mean_ms(),
+                s.quantile_ms(0.5),
+                s.quantile_ms(0.99),
+                s.max_ms()
+            );
+        }
+    }
+    let units: usize = out.env.fleet.pod_count();
+    let peaks: u64 = m.regions.iter().map(|r| u64::from(r.peak_busy)).sum();
+    println!(
+        "capacity: the regions' peaks of busy units add up to {peaks} of {units} units (capacity.csv)"
+    );
     print_fleet(out);
     let memory = info.peak_memory_bytes.map_or("unknown".to_string(), |b| {
         format!("{:.0} MB", b as f64 / 1e6)
@@ -479,16 +503,28 @@ fn call(path: &std::path::Path) -> anyhow::Result<ExitCode> {
 fn validate(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     let s = Scenario::load(path)?;
     println!(
-        "{}: ok: {} regions, {} nodes, {} pods; {} devices in {} cities; {:.3} sessions/s for {} s (seed {})",
+        "{}: ok: {} regions, {} nodes, {} pods; {} devices in {} cities; {} for {} s (seed {})",
         path.display(),
         s.fleet.regions().len(),
         s.fleet.node_count(),
         s.fleet.pod_count(),
         s.population.count,
         s.population.cities.len(),
-        s.workload.arrival_rate_per_s,
+        describe_load(&s.workload),
         s.duration.as_secs_f64(),
         s.seed
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The load in a few words.
+fn describe_load(w: &ensim::scenario::Workload) -> String {
+    use ensim::model::Load;
+    match (&w.load, &w.trace) {
+        (Load::Closed { users, .. }, _) => format!("a closed population of {users} users"),
+        (Load::Trace, Some(t)) => {
+            format!("{} sessions replayed from {}", t.sessions, t.path.display())
+        }
+        _ => format!("{:.3} sessions/s on average", w.arrival_rate_per_s),
+    }
 }

@@ -242,6 +242,30 @@ impl Contention {
     }
 }
 
+impl LatencyStats {
+    fn new(action: Action, outcome: Outcome) -> LatencyStats {
+        LatencyStats {
+            action,
+            outcome,
+            stats: Stats::default(),
+        }
+    }
+
+    fn record(&mut self, latency: u64) {
+        self.stats.record(latency);
+    }
+}
+
+/// Latencies of retry chains that ended in one (action, outcome): from the
+/// first attempt's send to the answer that was not retried.
+#[derive(Clone, Debug)]
+pub struct ChainStats {
+    /// The chains' latencies, under the final answer's action and outcome.
+    pub latency: LatencyStats,
+    /// Retries (attempts after the first) of these chains, in total.
+    pub retries: u64,
+}
+
 /// Unit occupancy of one region.
 #[derive(Clone, Debug, Default)]
 pub struct RegionOccupancy {
@@ -545,6 +569,7 @@ pub struct Recorder {
     contention: Contention,
     node_region: Vec<RegionId>,
     series: Option<Series>,
+    chains: Vec<Option<ChainStats>>,
 }
 
 fn slot(action: Action, outcome: Outcome) -> usize {
@@ -567,6 +592,7 @@ impl Recorder {
                 .map(|n| fleet.node_region(n))
                 .collect(),
             series: None,
+            chains: vec![None; Action::ALL.len() * Outcome::ALL.len()],
         }
     }
 
@@ -672,6 +698,22 @@ impl Recorder {
             }
             Observation::Arrival => self.arrivals += 1,
             Observation::ArrivalLost => self.arrivals_lost += 1,
+            Observation::Chain {
+                action,
+                outcome,
+                started_at,
+                retries,
+            } => {
+                if started_at < self.warmup {
+                    return;
+                }
+                let chain = self.chains[slot(action, outcome)].get_or_insert_with(|| ChainStats {
+                    latency: LatencyStats::new(action, outcome),
+                    retries: 0,
+                });
+                chain.latency.record(now.since(started_at).as_nanos());
+                chain.retries += u64::from(retries);
+            }
         }
     }
 
@@ -735,6 +777,7 @@ impl Recorder {
             contention: self.contention,
             interval,
             series,
+            chains: self.chains.into_iter().flatten().collect(),
         }
     }
 }
@@ -777,6 +820,9 @@ pub struct Measurements {
     pub interval: Option<SimDuration>,
     /// The time series, in time order; empty if none was recorded.
     pub series: Vec<Interval>,
+    /// Retry chains per (action, outcome) of the final answer, in report
+    /// order; only classes that retry record them.
+    pub chains: Vec<ChainStats>,
 }
 
 impl Measurements {
@@ -838,6 +884,11 @@ impl Measurements {
             .filter(|s| s.action == action)
             .map(LatencyStats::count)
             .sum()
+    }
+
+    /// Retries counted in the measured chains.
+    pub fn retries(&self) -> u64 {
+        self.chains.iter().map(|c| c.retries).sum()
     }
 
     /// Time-average of busy (locked or active) units over the measured

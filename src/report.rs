@@ -619,12 +619,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Every CSV of a results folder with its columns.
-pub const CSV_FILES: [(&str, &[&str]); 5] = [
+pub const CSV_FILES: [(&str, &[&str]); 6] = [
     ("summary.csv", &SUMMARY_COLUMNS),
     ("latency_percentiles.csv", &LATENCY_PERCENTILES_COLUMNS),
     ("timeseries.csv", &TIMESERIES_COLUMNS),
     ("regions.csv", &REGIONS_COLUMNS),
     ("contention.csv", &CONTENTION_COLUMNS),
+    ("capacity.csv", &CAPACITY_COLUMNS),
 ];
 
 /// Every file of a run's results folder that the scenario and seed alone
@@ -633,17 +634,22 @@ pub const CSV_FILES: [(&str, &[&str]); 5] = [
 pub fn result_files(out: &RunOutput) -> Vec<(&'static str, Vec<u8>)> {
     let m = &out.measurements;
     let fleet = &out.env.fleet;
-    vec![
+    let mut files = vec![
         ("summary.csv", summary_csv(m)),
         ("latency_percentiles.csv", latency_percentiles_csv(m)),
         ("timeseries.csv", timeseries_csv(m, fleet)),
         ("regions.csv", regions_csv(m, fleet)),
         ("contention.csv", contention_csv(m, fleet)),
+        ("capacity.csv", capacity_csv(m, fleet)),
         (
             "histograms.hlog",
             histograms_hlog(m, &out.scenario, out.seed),
         ),
-    ]
+    ];
+    if out.env.classes.iter().any(|c| c.retry.is_some()) {
+        files.push(("chains.csv", chains_csv(m)));
+    }
+    files
 }
 
 /// The default results folder of a run of scenario `name`:
@@ -719,4 +725,117 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// The columns of `capacity.csv`, in order.
+pub const CAPACITY_COLUMNS: [&str; 7] = [
+    "region",
+    "pods",
+    "instances",
+    "peak_busy",
+    "mean_busy",
+    "mean_locked",
+    "mean_active",
+];
+
+/// `capacity.csv`: per region, its units (container pods and whole
+/// instances), the most units busy (locked or active) at once, and the
+/// time-averages over the measured span; then a row `total` with the sums.
+/// A region's `peak_busy` is the capacity it needed to serve what reached it;
+/// the total row sums the regions' peaks, which need not fall at one instant.
+pub fn capacity_csv(m: &Measurements, fleet: &crate::fleet::Fleet) -> Vec<u8> {
+    use crate::fleet::UnitKind;
+    let span = m.measured.as_nanos() as f64;
+    let per_span = |area: u128| {
+        if span > 0.0 { area as f64 / span } else { 0.0 }
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CAPACITY_COLUMNS).expect("writing to memory");
+    let mut total = (0u64, 0u64, 0u64, 0.0, 0.0, 0.0);
+    for (region, occ) in fleet.regions().iter().zip(&m.regions) {
+        let (lo, hi) = region.pods;
+        let instances = (lo..hi)
+            .filter(|&p| fleet.unit_kind(p) == UnitKind::Instance)
+            .count() as u64;
+        let pods = u64::from(hi - lo) - instances;
+        let locked = per_span(occ.locked_area);
+        let active = per_span(occ.active_area);
+        total.0 += pods;
+        total.1 += instances;
+        total.2 += u64::from(occ.peak_busy);
+        total.3 += locked + active;
+        total.4 += locked;
+        total.5 += active;
+        w.write_record([
+            region.id.clone(),
+            pods.to_string(),
+            instances.to_string(),
+            occ.peak_busy.to_string(),
+            format!("{:.3}", locked + active),
+            format!("{locked:.3}"),
+            format!("{active:.3}"),
+        ])
+        .expect("writing to memory");
+    }
+    w.write_record([
+        "total".to_string(),
+        total.0.to_string(),
+        total.1.to_string(),
+        total.2.to_string(),
+        format!("{:.3}", total.3),
+        format!("{:.3}", total.4),
+        format!("{:.3}", total.5),
+    ])
+    .expect("writing to memory");
+    w.into_inner().expect("writing to memory")
+}
+
+/// The columns of `chains.csv`, in order: those of `summary.csv` with
+/// `retries` after `count`.
+pub const CHAIN_COLUMNS: [&str; 11] = [
+    "action",
+    "outcome",
+    "count",
+    "retries",
+    "rate_per_s",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+];
+
+/// `chains.csv`: one row per (action, outcome) that ended a chain of
+/// attempts, for classes that retry. `count` is chains, `retries` the
+/// attempts after the first in them, and the latency runs from the first
+/// attempt's send to the final answer.
+pub fn chains_csv(m: &Measurements) -> Vec<u8> {
+    let secs = m.measured.as_secs_f64();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CHAIN_COLUMNS).expect("writing to memory");
+    for c in &m.chains {
+        let s = &c.latency;
+        let ms = |v: f64| format!("{v:.3}");
+        let rate = if secs > 0.0 {
+            s.count() as f64 / secs
+        } else {
+            0.0
+        };
+        w.write_record([
+            s.action.name().to_string(),
+            s.outcome.name().to_string(),
+            s.count().to_string(),
+            c.retries.to_string(),
+            format!("{rate:.4}"),
+            ms(s.mean_ms()),
+            ms(s.quantile_ms(0.5)),
+            ms(s.quantile_ms(0.9)),
+            ms(s.quantile_ms(0.99)),
+            ms(s.quantile_ms(0.999)),
+            ms(s.max_ms()),
+        ])
+        .expect("writing to memory");
+    }
+    w.into_inner().expect("writing to memory")
 }

@@ -16,6 +16,9 @@ pub enum RunError {
     /// An actix mailbox closed under the driver.
     #[error("the actix engine lost an actor: {0}")]
     Mailbox(#[from] actix::MailboxError),
+    /// The trace could not be read to the end of the window.
+    #[error("the trace replay stopped: {0}")]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 /// What a run produced.
@@ -58,12 +61,19 @@ pub fn run_watched(
     let recorder =
         Recorder::new(&scenario.fleet, scenario.warmup).with_series(scenario.report_interval);
     let mut driver = Driver::new(recorder, end, &world.starters(true)).watched(watch);
+    if let Some(trace) = &scenario.workload.trace {
+        let rng = crate::model::stream(scenario.seed, crate::model::Stream::Trace, 0);
+        driver.set_feed(crate::trace::open(trace, rng)?);
+    }
     let world = match engine {
         EngineKind::Default => engine::plain::run(world, &env, &mut driver),
         EngineKind::Actix => engine::actix_host::run(world, env.clone(), &mut driver)?,
     };
     let partial = driver.stopped();
     let reached = if partial { driver.now() } else { end };
+    if let Some(e) = driver.take_feed_error() {
+        return Err(e.into());
+    }
     let events = driver.events;
     Ok(RunOutput {
         scenario: scenario.name.clone(),

@@ -6,17 +6,22 @@
 //! trusts what it returns. Every error names the file, the key or line, and
 //! what to change.
 
+mod load;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::Field;
+use crate::api::Outcome;
 use crate::dist::{Dist, DistSpec};
 use crate::fleet::{Fleet, PortLayout, RegionLayout};
 use crate::geo::{self, CityId, GeoIp, Isp, IspSet};
-use crate::model::{Class, Faults, Flow, Malformed, Routing, ViewRefresh};
+use crate::model::{Class, Faults, Flow, Jitter, Malformed, Retry, Routing, ViewRefresh};
 use crate::time::SimDuration;
+
+pub use load::{CityGroups, LoadPlan, RawArrivals, RawCityRate, RawFlash, RawStep, RawTrace};
 
 /// A scenario that cannot be used, with where and why. Its `Display` is one
 /// line.
@@ -271,8 +276,19 @@ impl Default for IspShare {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
-    /// Poisson arrival rate of sessions, per second.
-    pub arrival_rate_per_s: f64,
+    /// Poisson arrival rate of sessions, per second: the shorthand for
+    /// `[workload.arrivals]` with `process = "poisson"`.
+    pub arrival_rate_per_s: Option<f64>,
+    /// An arrival process or a closed population.
+    pub arrivals: Option<RawArrivals>,
+    /// A trace to replay.
+    pub trace: Option<RawTrace>,
+    /// Flash crowds on top of an open process.
+    #[serde(default)]
+    pub flash: Vec<RawFlash>,
+    /// Cities whose arrival rate is multiplied.
+    #[serde(default, rename = "city")]
+    pub cities: Vec<RawCityRate>,
     /// How long a device holds its pod, from the `Start` answer to `Stop`.
     pub holding: DistSpec,
     /// A `ScheduleStrategy` every `Start` and `PreSchedule` carries.
@@ -323,6 +339,56 @@ pub struct RawClass {
     pub commands: u16,
     /// Share of sessions whose first request is malformed, per kind.
     pub malformed: RawMalformed,
+    /// How failed requests are retried; absent: never.
+    pub retry: Option<RawRetry>,
+}
+
+/// `retry = { ... }` of a class: exponential backoff with jitter.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetry {
+    /// Retries per request at most.
+    pub max_retries: u8,
+    /// Backoff before the first retry, ms; doubles with each retry.
+    pub base_ms: f64,
+    /// Largest backoff, ms.
+    pub cap_ms: f64,
+    /// `full`, `equal` or `none`.
+    pub jitter: JitterKind,
+    /// Outcomes retried, by report name.
+    pub on: Vec<String>,
+}
+
+impl Default for RawRetry {
+    fn default() -> Self {
+        RawRetry {
+            max_retries: 3,
+            base_ms: 1000.0,
+            cap_ms: 30_000.0,
+            jitter: JitterKind::Full,
+            on: RETRYABLE.iter().map(|o| o.name().to_string()).collect(),
+        }
+    }
+}
+
+/// The outcomes a retry policy may name.
+const RETRYABLE: [Outcome; 3] = [
+    Outcome::NoIdleResource,
+    Outcome::BackendError,
+    Outcome::CallInterface,
+];
+
+/// How a retry backoff is randomised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JitterKind {
+    /// Uniform on [0, backoff].
+    #[default]
+    Full,
+    /// Half the backoff plus uniform on [0, half].
+    Equal,
+    /// The backoff exactly.
+    None,
 }
 
 impl Default for RawClass {
@@ -341,6 +407,7 @@ impl Default for RawClass {
             repeat_share: 0.0,
             commands: 0,
             malformed: RawMalformed::default(),
+            retry: None,
         }
     }
 }
@@ -488,8 +555,15 @@ pub struct Population {
 /// The checked workload.
 #[derive(Clone, Debug)]
 pub struct Workload {
-    /// Sessions per second.
+    /// Mean sessions per second of an open load over the run (0 for a
+    /// closed population or a trace).
     pub arrival_rate_per_s: f64,
+    /// What drives the sessions.
+    pub load: crate::model::Load,
+    /// Cities with their own arrival stream, if any.
+    pub city_groups: Option<CityGroups>,
+    /// The trace replayed, for a trace load.
+    pub trace: Option<crate::trace::TraceSpec>,
     /// Holding time.
     pub holding: Dist,
     /// Regions every `Start` is limited to, if any.
@@ -559,7 +633,7 @@ impl Scenario {
         base: &Path,
         default_name: Option<String>,
     ) -> Result<Scenario, ScenarioError> {
-        let v = Checker { path: shown };
+        let v = Checker { path: shown, base };
         let name = raw
             .name
             .clone()
@@ -590,7 +664,7 @@ impl Scenario {
         let geo = Arc::new(load_geo(&raw.data, base, &v)?);
         let fleet = Arc::new(build_fleet(&raw, base, &v)?);
         let population = build_population(&raw.devices, &geo, &v)?;
-        let workload = build_workload(&raw, &fleet, &v)?;
+        let workload = build_workload(&raw, &fleet, &population, &geo, &v)?;
         let latency = build_latency(&raw, &geo, &v)?;
 
         Ok(Scenario {
@@ -641,7 +715,10 @@ impl Scenario {
         check_interval(
             interval_s,
             self.duration.as_secs_f64(),
-            &Checker { path: shown },
+            &Checker {
+                path: shown,
+                base: Path::new("."),
+            },
         )?;
         self.report_interval = SimDuration::from_secs_f64(interval_s);
         self.raw.report.interval_s = interval_s;
@@ -674,6 +751,8 @@ pub fn parse_toml(text: &str, shown: &str) -> Result<RawScenario, ScenarioError>
 /// Builds value errors for one scenario file.
 struct Checker<'a> {
     path: &'a str,
+    /// Where relative paths in the file start: the scenario file's folder.
+    base: &'a Path,
 }
 
 impl Checker<'_> {
@@ -716,8 +795,18 @@ impl Checker<'_> {
         })
     }
 
+    /// `path` from the scenario file's folder, unless it is absolute.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+
     fn dist(&self, key: &str, spec: &DistSpec) -> Result<Dist, ScenarioError> {
-        spec.build().map_err(|e| self.error(key, format!("{e}")))
+        spec.build_in(self.base)
+            .map_err(|e| self.error(key, format!("{e}")))
     }
 
     fn data<T>(&self, r: Result<T, geo::DataError>) -> Result<T, ScenarioError> {
@@ -1003,14 +1092,11 @@ fn build_population(d: &RawDevices, geo: &GeoIp, v: &Checker) -> Result<Populati
 fn build_workload(
     raw: &RawScenario,
     fleet: &Fleet,
+    population: &Population,
+    geo: &GeoIp,
     v: &Checker,
 ) -> Result<Workload, ScenarioError> {
     let w = &raw.workload;
-    v.positive(
-        "workload.arrival_rate_per_s",
-        w.arrival_rate_per_s,
-        "sessions per second",
-    )?;
     let holding = v.dist("workload.holding", &w.holding)?;
     let strategy_regions = match &w.schedule_strategy {
         None => None,
@@ -1061,9 +1147,11 @@ fn build_workload(
     v.ensure(classes.iter().any(|c| c.1 > 0.0), "workload.class", || {
         "every class has share 0; give one a share above zero".into()
     })?;
-    let needs_instances = classes
-        .iter()
-        .any(|(c, share)| *share > 0.0 && matches!(c.flow, Flow::Vm { .. }));
+    let plan = load::build_load(raw, population, geo, &classes, v)?;
+    let trace_class = plan.trace.as_ref().and_then(|t| t.class);
+    let needs_instances = classes.iter().enumerate().any(|(i, (c, share))| {
+        (*share > 0.0 || trace_class == Some(i as u8)) && matches!(c.flow, Flow::Vm { .. })
+    });
     v.ensure(!needs_instances || raw.fleet.vm_instances_per_node > 0 || raw.fleet.overrides.iter().any(|o| o.vm_instances_per_node.unwrap_or(0) > 0), "fleet.vm_instances_per_node", || {
         "a class has the vm flow but the fleet has no whole instances; set vm_instances_per_node".into()
     })?;
@@ -1075,7 +1163,10 @@ fn build_workload(
     v.probability("faults.backend_error_rate", faults.backend_error)?;
     v.probability("faults.call_interface_rate", faults.call_interface)?;
     Ok(Workload {
-        arrival_rate_per_s: w.arrival_rate_per_s,
+        arrival_rate_per_s: plan.mean_rate_per_s,
+        load: plan.load,
+        city_groups: plan.city_groups,
+        trace: plan.trace,
         holding,
         strategy_regions,
         classes,
@@ -1174,8 +1265,65 @@ fn build_class(
         repeat_share: c.repeat_share,
         malformed,
         commands: c.commands,
+        retry: c
+            .retry
+            .as_ref()
+            .map(|r| build_retry(r, &k("retry"), v))
+            .transpose()?,
     };
     Ok((class, c.share))
+}
+
+fn build_retry(r: &RawRetry, key: &str, v: &Checker) -> Result<Retry, ScenarioError> {
+    let k = |field: &str| format!("{key}.{field}");
+    v.ensure(
+        r.base_ms.is_finite() && r.base_ms >= 0.0,
+        &k("base_ms"),
+        || {
+            format!(
+                "{} is not allowed; give milliseconds, zero or more",
+                r.base_ms
+            )
+        },
+    )?;
+    v.ensure(
+        r.cap_ms.is_finite() && r.cap_ms >= r.base_ms,
+        &k("cap_ms"),
+        || {
+            format!(
+                "{} is not allowed; give milliseconds, at least base_ms = {}",
+                r.cap_ms, r.base_ms
+            )
+        },
+    )?;
+    let on = r
+        .on
+        .iter()
+        .map(|name| {
+            RETRYABLE
+                .into_iter()
+                .find(|o| o.name() == name)
+                .ok_or_else(|| {
+                    v.error(
+                        &k("on"),
+                        format!(
+                            "{name:?} is not retried; name some of \"NoIdleResource\", \"ens.interface.error\", \"CallInterface\""
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Retry {
+        max_retries: r.max_retries,
+        base_ms: r.base_ms,
+        cap_ms: r.cap_ms,
+        jitter: match r.jitter {
+            JitterKind::Full => Jitter::Full,
+            JitterKind::Equal => Jitter::Equal,
+            JitterKind::None => Jitter::None,
+        },
+        on,
+    })
 }
 
 fn build_latency(raw: &RawScenario, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {

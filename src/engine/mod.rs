@@ -6,6 +6,10 @@
 //! calls them directly; [`actix_host`] hosts each one in an actix actor and
 //! awaits its answer. Because the queue decides the order and each actor
 //! draws from its own random stream, both give the same results.
+//!
+//! A trace replay adds a [`Feed`] to the driver: before each event, the
+//! driver moves every trace arrival due by then into the queue, so the file
+//! is read as the run goes and no actor does I/O (see [`crate::trace`]).
 
 pub mod actix_host;
 pub mod plain;
@@ -18,6 +22,7 @@ use crate::metrics::Recorder;
 use crate::model::{Addr, Effect, Msg};
 use crate::queue::EventQueue;
 use crate::time::{SimDuration, SimTime};
+use crate::trace::{Feed, TraceArrival, TraceError};
 
 pub use world::World;
 
@@ -67,7 +72,17 @@ pub struct Driver {
     pub events: u64,
     watch: Watch,
     stopped: bool,
+    /// Trace arrivals still to come, if the run replays a trace.
+    feed: Option<Box<dyn Feed>>,
+    /// The feed's next arrival.
+    feed_next: Option<TraceArrival>,
+    /// Its instant, or the end of time when there is none.
+    feed_at: SimTime,
+    /// Why the feed stopped early, if it did.
+    feed_error: Option<TraceError>,
 }
+
+const NEVER: SimTime = SimTime::from_nanos(u64::MAX);
 
 impl Driver {
     /// A driver that runs until `end` and starts by sending [`Msg::Init`] to
@@ -84,6 +99,55 @@ impl Driver {
             events: 0,
             watch: Watch::default(),
             stopped: false,
+            feed: None,
+            feed_next: None,
+            feed_at: NEVER,
+            feed_error: None,
+        }
+    }
+
+    /// Replays `feed`: its arrivals go to the session source as they fall due.
+    pub fn set_feed(&mut self, feed: Box<dyn Feed>) {
+        self.feed = Some(feed);
+        self.pull_feed();
+    }
+
+    /// Why the trace feed stopped early, if it did.
+    pub fn take_feed_error(&mut self) -> Option<TraceError> {
+        self.feed_error.take()
+    }
+
+    fn pull_feed(&mut self) {
+        let next = match self.feed.as_mut().map(|f| f.next_arrival()) {
+            Some(Ok(next)) => next,
+            Some(Err(e)) => {
+                self.feed_error = Some(e);
+                None
+            }
+            None => None,
+        };
+        if next.is_none() {
+            self.feed = None;
+        }
+        self.feed_at = next.map_or(NEVER, |a| a.at);
+        self.feed_next = next;
+    }
+
+    /// Moves every trace arrival due by the next queued event into the queue.
+    #[cold]
+    fn inject_feed(&mut self) {
+        let horizon = self.queue.peek_time().unwrap_or(NEVER).min(self.end);
+        while self.feed_at <= horizon {
+            let a = self
+                .feed_next
+                .take()
+                .expect("feed_at is set with feed_next");
+            let msg = Msg::TraceArrival {
+                device: a.device,
+                spec: a.spec,
+            };
+            self.queue.push_at(a.at, (Addr::Source, msg));
+            self.pull_feed();
         }
     }
 
@@ -99,6 +163,9 @@ impl Driver {
     pub fn next_event(&mut self) -> Option<(SimTime, Addr, Msg)> {
         if self.events.is_multiple_of(WATCH_EVERY) && self.look() {
             return None;
+        }
+        if self.feed_at <= self.end {
+            self.inject_feed();
         }
         if self.queue.peek_time()? > self.end {
             return None;

@@ -4,9 +4,10 @@ use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 
 use crate::api::Strategy;
-use crate::model::{self, Addr, Device, EdgeNode, Env, Network, Scheduler, SessionSource, Stream};
+use crate::model::{
+    self, Addr, Device, EdgeNode, Env, IdlePools, Load, Network, Scheduler, SessionSource, Stream,
+};
 use crate::scenario::Scenario;
-use crate::time::SimDuration;
 
 /// Every actor of a run.
 pub struct World {
@@ -44,13 +45,28 @@ impl World {
         } else {
             0
         };
+        let devices_built = if with_devices {
+            build_devices(scenario)
+        } else {
+            Vec::new()
+        };
+        let (load, idle) = match (&scenario.workload.city_groups, with_devices) {
+            (_, false) => (Load::Trace, IdlePools::single(0)),
+            (None, true) => (scenario.workload.load.clone(), IdlePools::single(devices)),
+            (Some(groups), true) => {
+                let group_of = devices_built
+                    .iter()
+                    .map(|d| groups.group_of_city[d.city() as usize])
+                    .collect();
+                (
+                    scenario.workload.load.clone(),
+                    IdlePools::grouped(group_of, &groups.weights),
+                )
+            }
+        };
         let world = World {
-            source: SessionSource::new(devices, model::stream(seed, Stream::Source, 0)),
-            devices: if with_devices {
-                build_devices(scenario)
-            } else {
-                Vec::new()
-            },
+            source: SessionSource::new(load, idle, model::stream(seed, Stream::Source, 0)),
+            devices: devices_built,
             schedulers: (0..env.schedulers)
                 .map(|id| {
                     Scheduler::new(
@@ -143,7 +159,6 @@ fn build_env(scenario: &Scenario) -> Env {
             .map(|c| c.0.clone())
             .collect(),
         app: SIMULATED_APP,
-        mean_interarrival: SimDuration::from_secs_f64(1.0 / scenario.workload.arrival_rate_per_s),
         start_strategy: if strategies.is_empty() { None } else { Some(0) },
         strategies,
         schedulers: lat.schedulers,

@@ -5,15 +5,23 @@
 //! (with probability `confirm_p`), `Cancel` (`cancel_p`) or nothing, which
 //! lets the lock expire; a confirmed instance is held, then stopped. A share
 //! of sessions repeats its first request, and a share sends it malformed.
+//!
+//! A class with a [`Retry`] policy sends a request again when it fails with
+//! one of the policy's outcomes (`NoIdleResource`, `ens.interface.error`,
+//! `CallInterface`), after an exponential backoff with jitter, up to its
+//! limit. Each attempt is observed as an answer like any other; the chain of
+//! attempts, from the first send to the answer that is not retried, is
+//! observed once more as an [`Observation::Chain`](super::Observation::Chain)
+//! with its number of retries.
 
 use rand::RngExt;
 use rand_pcg::Pcg64Mcg;
 
-use super::{Actor, Addr, Ctx, DeviceTimer, Msg};
+use super::{Actor, Addr, Ctx, DeviceTimer, Msg, SessionSpec};
 use crate::api::{Action, DeviceId, Field, Outcome, Reply, Request};
 use crate::dist::Dist;
 use crate::geo::CityId;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 /// A kind of device and what its sessions do.
 #[derive(Clone, Debug)]
@@ -30,6 +38,50 @@ pub struct Class {
     pub malformed: Vec<(Malformed, f64)>,
     /// `ServiceCommands` commands sent with `Start`, `Confirm` and `Console`.
     pub commands: u16,
+    /// How failed requests are retried; none: never.
+    pub retry: Option<Retry>,
+}
+
+/// When and how a device sends a failed request again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    /// Retries per request at most (attempts = 1 + this).
+    pub max_retries: u8,
+    /// Backoff before the first retry, before jitter, in ms; it doubles
+    /// with each retry.
+    pub base_ms: f64,
+    /// The backoff never exceeds this, before jitter, in ms.
+    pub cap_ms: f64,
+    /// How the backoff is randomised.
+    pub jitter: Jitter,
+    /// The outcomes that are retried.
+    pub on: Vec<Outcome>,
+}
+
+/// Randomisation of a retry backoff `b = min(cap, base x 2^(k-1))` before
+/// retry `k`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    /// Uniform on `[0, b]`.
+    Full,
+    /// `b / 2` plus uniform on `[0, b / 2]`.
+    Equal,
+    /// Exactly `b`.
+    None,
+}
+
+impl Retry {
+    /// The backoff before retry number `k` (from 1).
+    pub fn backoff<R: rand::Rng + ?Sized>(&self, k: u8, rng: &mut R) -> SimDuration {
+        let doubling = 2f64.powi(i32::from(k.max(1)) - 1);
+        let b = (self.base_ms * doubling).min(self.cap_ms);
+        let ms = match self.jitter {
+            Jitter::Full => b * rng.random::<f64>(),
+            Jitter::Equal => b / 2.0 + b / 2.0 * rng.random::<f64>(),
+            Jitter::None => b,
+        };
+        SimDuration::from_millis_f64(ms)
+    }
 }
 
 /// A session flow.
@@ -101,6 +153,12 @@ pub struct Device {
     session: u32,
     polls_left: u16,
     repeat_pending: bool,
+    /// This session's holding time, when its arrival fixed one.
+    hold_for: Option<SimDuration>,
+    /// Whether a chain of attempts is open, when it began, and its retries.
+    chain_open: bool,
+    retries: u8,
+    chain_start: SimTime,
     rng: Pcg64Mcg,
 }
 
@@ -117,6 +175,10 @@ impl Device {
             session: 0,
             polls_left: 0,
             repeat_pending: false,
+            hold_for: None,
+            chain_open: false,
+            retries: 0,
+            chain_start: SimTime::ZERO,
             rng,
         }
     }
@@ -124,6 +186,11 @@ impl Device {
     /// Its client IP.
     pub fn ip(&self) -> u32 {
         self.ip
+    }
+
+    /// The city it is in.
+    pub fn city(&self) -> CityId {
+        self.city
     }
 
     /// Where it is in its session.
@@ -170,10 +237,26 @@ impl Device {
         );
     }
 
-    fn begin(&mut self, turn: u32, ctx: &mut Ctx<'_>) {
+    /// Takes on what the arrival fixed: a class, a holding time, an address
+    /// (and the city it belongs to, if it has one).
+    fn apply(&mut self, spec: SessionSpec, ctx: &Ctx<'_>) {
+        if let Some(class) = spec.class {
+            self.class = class;
+        }
+        if let Some(ip) = spec.client_ip {
+            self.ip = ip;
+            if let Some((city, _)) = ctx.env.geo.locate(ip) {
+                self.city = city;
+            }
+        }
+        self.hold_for = spec.holding;
+    }
+
+    fn begin(&mut self, spec: SessionSpec, ctx: &mut Ctx<'_>) {
+        self.apply(spec, ctx);
         let class = self.class(ctx);
         self.session += 1;
-        self.scheduler = ctx.env.route(self.city, turn);
+        self.scheduler = ctx.env.route(self.city, spec.turn);
         self.repeat_pending = class.repeat_share > 0.0 && self.rng.random_bool(class.repeat_share);
         let (action, phase) = match class.flow {
             Flow::Container { console_polls, .. } => {
@@ -192,7 +275,58 @@ impl Device {
         }
         self.phase = phase;
         ctx.record(super::Observation::SessionBegun);
+        self.send_first(request, ctx);
+    }
+
+    /// Sends the first attempt of a request that moves the session on.
+    fn send_first(&mut self, request: Request, ctx: &mut Ctx<'_>) {
+        self.chain_open = true;
+        self.retries = 0;
+        self.chain_start = ctx.now;
         self.send(request, ctx);
+    }
+
+    /// The action of the request this phase waits for, if any.
+    fn awaited(&self) -> Option<Action> {
+        match self.phase {
+            Phase::Starting => Some(Action::Start),
+            Phase::Locking => Some(Action::PreSchedule),
+            Phase::Confirming => Some(Action::Confirm),
+            Phase::Cancelling => Some(Action::Cancel),
+            Phase::Stopping => Some(Action::Stop),
+            _ => None,
+        }
+    }
+
+    /// Schedules another attempt if the class retries `outcome` and the
+    /// chain has retries left.
+    fn retry(&mut self, outcome: Outcome, ctx: &mut Ctx<'_>) -> bool {
+        let Some(policy) = &self.class(ctx).retry else {
+            return false;
+        };
+        if !self.chain_open || self.retries >= policy.max_retries || !policy.on.contains(&outcome) {
+            return false;
+        }
+        self.retries += 1;
+        let wait = policy.backoff(self.retries, &mut self.rng);
+        self.timer(DeviceTimer::RetryDue, wait, ctx);
+        true
+    }
+
+    /// Observes the end of the open chain, for classes that retry.
+    fn close_chain(&mut self, reply: &Reply, ctx: &mut Ctx<'_>) {
+        if !self.chain_open {
+            return;
+        }
+        self.chain_open = false;
+        if self.class(ctx).retry.is_some() {
+            ctx.record(super::Observation::Chain {
+                action: reply.action,
+                outcome: reply.outcome,
+                started_at: self.chain_start,
+                retries: self.retries,
+            });
+        }
     }
 
     fn draw_malformed(&mut self, class: &Class) -> Option<Malformed> {
@@ -218,7 +352,10 @@ impl Device {
     fn hold(&mut self, ctx: &mut Ctx<'_>) {
         let class = self.class(ctx);
         self.phase = Phase::Holding;
-        let hold = class.holding.sample(&mut self.rng);
+        let hold = match self.hold_for {
+            Some(hold) => hold,
+            None => class.holding.sample(&mut self.rng),
+        };
         self.timer(DeviceTimer::HoldingDone, hold, ctx);
         if let Flow::Container {
             console_interval, ..
@@ -236,6 +373,12 @@ impl Device {
             outcome: reply.outcome,
             sent_at: reply.sent_at,
         });
+        if self.awaited() == Some(reply.action) {
+            if self.retry(reply.outcome, ctx) {
+                return;
+            }
+            self.close_chain(&reply, ctx);
+        }
         let ok = reply.outcome.is_success();
         match (self.phase, reply.action) {
             (Phase::Starting, Action::Start) | (Phase::Locking, Action::PreSchedule)
@@ -269,7 +412,13 @@ impl Device {
             (DeviceTimer::HoldingDone, Phase::Holding) => {
                 self.phase = Phase::Stopping;
                 let r = self.request(Action::Stop, ctx);
-                self.send(r, ctx);
+                self.send_first(r, ctx);
+            }
+            (DeviceTimer::RetryDue, _) => {
+                if let Some(action) = self.awaited() {
+                    let r = self.request(action, ctx);
+                    self.send(r, ctx);
+                }
             }
             (DeviceTimer::ConsoleDue, Phase::Holding) if self.polls_left > 0 => {
                 self.polls_left -= 1;
@@ -304,11 +453,11 @@ impl Device {
         if u < confirm_p {
             self.phase = Phase::Confirming;
             let r = self.request(Action::Confirm, ctx);
-            self.send(r, ctx);
+            self.send_first(r, ctx);
         } else if u < confirm_p + cancel_p {
             self.phase = Phase::Cancelling;
             let r = self.request(Action::Cancel, ctx);
-            self.send(r, ctx);
+            self.send_first(r, ctx);
         } else {
             // Nothing: the lock expires. The device starts no new session
             // until that has surely happened.
@@ -322,10 +471,59 @@ impl Device {
 impl Actor for Device {
     fn handle(&mut self, msg: Msg, ctx: &mut Ctx<'_>) {
         match msg {
-            Msg::BeginSession { turn } if self.phase == Phase::Idle => self.begin(turn, ctx),
+            Msg::BeginSession(spec) if self.phase == Phase::Idle => self.begin(spec, ctx),
             Msg::Timer { kind, session } if session == self.session => self.on_timer(kind, ctx),
             Msg::Reply(reply) => self.on_reply(reply, ctx),
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn policy(jitter: Jitter) -> Retry {
+        Retry {
+            max_retries: 10,
+            base_ms: 100.0,
+            cap_ms: 1000.0,
+            jitter,
+            on: vec![Outcome::NoIdleResource],
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let mut rng = Pcg64Mcg::seed_from_u64(1);
+        let got: Vec<f64> = (1..=6)
+            .map(|k| policy(Jitter::None).backoff(k, &mut rng).as_millis_f64())
+            .collect();
+        assert_eq!(got, [100.0, 200.0, 400.0, 800.0, 1000.0, 1000.0]);
+    }
+
+    #[test]
+    fn jittered_backoffs_stay_in_their_range_with_the_right_mean() {
+        // Full jitter: uniform on [0, b], mean b/2, sd b/sqrt(12); equal
+        // jitter: uniform on [b/2, b], mean 3b/4, sd b/(2 sqrt(12)). The mean
+        // of n draws is within 5 standard errors, sd/sqrt(n).
+        let n = 100_000;
+        for (jitter, lo, mean, sd) in [
+            (Jitter::Full, 0.0, 0.5, 1.0 / 12f64.sqrt()),
+            (Jitter::Equal, 0.5, 0.75, 0.5 / 12f64.sqrt()),
+        ] {
+            let mut rng = Pcg64Mcg::seed_from_u64(2);
+            let b = 400.0;
+            let draws: Vec<f64> = (0..n)
+                .map(|_| policy(jitter).backoff(3, &mut rng).as_millis_f64())
+                .collect();
+            assert!(draws.iter().all(|&d| d >= lo * b && d <= b), "{jitter:?}");
+            let got = draws.iter().sum::<f64>() / f64::from(n);
+            assert!(
+                (got - mean * b).abs() <= 5.0 * sd * b / f64::from(n).sqrt(),
+                "{jitter:?}: mean {got}"
+            );
         }
     }
 }

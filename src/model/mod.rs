@@ -9,6 +9,7 @@
 //! seeded from the run's seed and the actor's address, so results do not
 //! depend on how an engine interleaves actors.
 
+pub mod arrival;
 pub mod device;
 pub mod edge_node;
 pub mod network;
@@ -25,11 +26,11 @@ use crate::fleet::{Fleet, NodeId, PodId, RegionId};
 use crate::geo::{CityId, GeoIp};
 use crate::time::{SimDuration, SimTime};
 
-pub use device::{Class, Device, Flow, Malformed};
+pub use device::{Class, Device, Flow, Jitter, Malformed, Retry};
 pub use edge_node::EdgeNode;
 pub use network::Network;
 pub use scheduler::Scheduler;
-pub use source::SessionSource;
+pub use source::{IdlePools, Load, SessionSource};
 
 /// Where a message goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,11 +52,17 @@ pub enum Msg {
     Init,
     /// Source timer: the next session arrives.
     NextArrival,
-    /// Source to device: begin a session, the `turn`-th of the run.
-    BeginSession {
-        /// Sessions begun before this one; round-robin routing uses it.
-        turn: u32,
+    /// Source timer, closed population: this device's think time is over.
+    ThinkOver(DeviceId),
+    /// Engine to source: a session of a trace arrives.
+    TraceArrival {
+        /// The device the trace names, if it names one.
+        device: Option<DeviceId>,
+        /// What the trace says about the session.
+        spec: SessionSpec,
     },
+    /// Source to device: begin a session.
+    BeginSession(SessionSpec),
     /// Device timer for session number `session`.
     Timer {
         /// What is due.
@@ -118,6 +125,20 @@ pub enum Msg {
     },
 }
 
+/// What a session's arrival may fix about it; `None` leaves the device's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SessionSpec {
+    /// The device class to run (an index into [`Env::classes`]).
+    pub class: Option<u8>,
+    /// The holding time, instead of a draw from the class's distribution.
+    pub holding: Option<SimDuration>,
+    /// The client IP the device comes from.
+    pub client_ip: Option<u32>,
+    /// Sessions begun before this one, set by the source; round-robin
+    /// routing uses it.
+    pub turn: u32,
+}
+
 /// Timers a device sets for itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceTimer {
@@ -129,6 +150,8 @@ pub enum DeviceTimer {
     ConsoleDue,
     /// An abandoned lock has surely expired: the session is over.
     LockLapsed,
+    /// The backoff before a retry is over: send the request again.
+    RetryDue,
 }
 
 /// A request being placed: which attempt this is.
@@ -252,6 +275,19 @@ pub enum Observation {
         /// Refusals met.
         conflicts: u8,
     },
+    /// A chain of attempts at one request ended with an answer that is not
+    /// retried (recorded for classes that retry); its latency runs from
+    /// `started_at` (the first attempt) to now.
+    Chain {
+        /// The request's action.
+        action: Action,
+        /// The final answer's outcome.
+        outcome: Outcome,
+        /// When the first attempt was sent.
+        started_at: SimTime,
+        /// Attempts after the first.
+        retries: u8,
+    },
     /// A session arrived.
     Arrival,
     /// A session arrived while every device was busy, and was lost.
@@ -352,8 +388,6 @@ pub struct Env {
     pub security_group_limit: Option<u32>,
     /// Injected failures.
     pub faults: Faults,
-    /// Mean time between session arrivals.
-    pub mean_interarrival: SimDuration,
     /// Device classes; a device's class is fixed when it is built.
     pub classes: Vec<Class>,
     /// Placement constraints requests may name.
@@ -431,6 +465,8 @@ pub enum Stream {
     Node = 4,
     /// Building the device population.
     Population = 5,
+    /// Reading a trace (draws within its intervals and bins).
+    Trace = 6,
 }
 
 /// The random stream of actor `index` of kind `kind` in a run seeded `seed`.

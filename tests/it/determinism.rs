@@ -54,9 +54,63 @@ fn the_actix_engine_gives_the_same_reports_as_the_default_engine() {
 #[test]
 fn the_engines_agree_with_several_schedulers_and_stale_views() {
     let s = build(raw("flash-crowd"), "flash-crowd");
-    let files = |engine| {
-        let out = ensim::run::run(&s, engine).unwrap();
-        ensim::report::result_files(&out)
-    };
-    assert_eq!(files(EngineKind::Default), files(EngineKind::Actix));
+    assert_eq!(files(&s, EngineKind::Default), files(&s, EngineKind::Actix));
+}
+
+/// Every results file of `scenario` on `engine`.
+fn files(scenario: &ensim::scenario::Scenario, engine: EngineKind) -> Vec<(&'static str, Vec<u8>)> {
+    ensim::report::result_files(&ensim::run::run(scenario, engine).unwrap())
+}
+
+#[test]
+fn bursts_city_streams_and_retries_give_the_same_files_on_both_engines() {
+    let text = r#"
+duration_s = 900
+seed = 21
+[fleet]
+regions = ["cn-hangzhou-1", "cn-shanghai-telecom-2", "cn-chengdu-26"]
+nodes_per_region = 1
+instances_per_node = 2
+pods_per_instance = 8
+[devices]
+count = 2000
+top_cities = 20
+[workload]
+holding = { dist = "gamma", shape = 2, scale_ms = 20000 }
+[workload.arrivals]
+process = "mmpp"
+rates_per_s = [0.2, 3]
+mean_stay_s = [60, 20]
+[[workload.flash]]
+at_s = 300
+extra = 200
+window_s = 30
+[[workload.city]]
+name = "Shanghai"
+rate_multiplier = 4
+[[workload.class]]
+name = "phone"
+retry = { max_retries = 3, base_ms = 500, jitter = "equal" }
+[faults]
+backend_error_rate = 0.05
+"#;
+    let raw = ensim::scenario::parse_toml(text, "bursts.toml").unwrap();
+    let s = build(raw, "bursts");
+    let plain = files(&s, EngineKind::Default);
+    let names: Vec<&str> = plain.iter().map(|f| f.0).collect();
+    assert!(
+        names.contains(&"capacity.csv") && names.contains(&"chains.csv"),
+        "{names:?}"
+    );
+    assert_eq!(plain, files(&s, EngineKind::Default));
+    assert_eq!(plain, files(&s, EngineKind::Actix));
+}
+
+#[test]
+fn a_trace_replay_gives_the_same_files_on_both_engines() {
+    let mut r = raw("azure-vm");
+    r.duration_s = 3600.0;
+    r.devices.count = 3000;
+    let s = build(r, "azure-vm");
+    assert_eq!(files(&s, EngineKind::Default), files(&s, EngineKind::Actix));
 }

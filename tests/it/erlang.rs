@@ -21,7 +21,7 @@ fn loss_system(pods: u32, erlangs: f64, duration_s: f64, seed: u64) -> Point {
     let mut r = raw("erlang-b");
     r.fleet.pods_per_instance = pods;
     // Mean holding time is 1 s, so the arrival rate is the offered load.
-    r.workload.arrival_rate_per_s = erlangs;
+    r.workload.arrival_rate_per_s = Some(erlangs);
     r.duration_s = duration_s;
     r.seed = seed;
     let out = ensim::run::run(&build(r, "erlang-b"), EngineKind::Default).unwrap();
