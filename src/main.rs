@@ -193,7 +193,9 @@ fn main() -> ExitCode {
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
-    on_interrupt(stop.clone(), args.quiet)?;
+    let show_bar = !args.quiet && std::io::stderr().is_terminal();
+    // With a bar, the bar itself says that the run is stopping.
+    on_interrupt(stop.clone(), !args.quiet && !show_bar)?;
     let started = Instant::now();
     let started_unix_s = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -209,8 +211,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| report::run_folder(&scenario.name, &changes));
 
-    let bar =
-        (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(scenario.duration));
+    let bar = show_bar.then(|| progress_bar(scenario.duration));
     let levels = service_levels(&scenario, &args.slo)?;
     let (out, estimates) = if args.replications > 1 {
         if let Some(b) = &bar {
@@ -224,7 +225,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (out, Some(rep.estimates))
     } else {
         let watch = Watch {
-            progress: bar.as_ref().map(|b| progress_callback(b.clone())),
+            progress: bar
+                .as_ref()
+                .map(|b| progress_callback(b.clone(), stop.clone())),
             stop: Some(stop),
         };
         (
@@ -572,15 +575,19 @@ fn apply_options(
     Ok((changes, overrides))
 }
 
+/// The message shown once Ctrl-C is seen.
+const STOPPING: &str = "stopping; writing the reports so far (Ctrl-C again quits at once)";
+
 /// Makes Ctrl-C set `stop`, so that the run ends cleanly with the reports
-/// so far; a second Ctrl-C quits at once.
-fn on_interrupt(stop: Arc<AtomicBool>, quiet: bool) -> anyhow::Result<()> {
+/// so far, and says so on stderr if `announce`; a second Ctrl-C quits at
+/// once.
+fn on_interrupt(stop: Arc<AtomicBool>, announce: bool) -> anyhow::Result<()> {
     ctrlc::set_handler(move || {
         if stop.swap(true, Ordering::SeqCst) {
             std::process::exit(i32::from(INTERRUPTED));
         }
-        if !quiet {
-            eprintln!("ensim: stopping; writing the reports so far (Ctrl-C again quits at once)");
+        if announce {
+            eprintln!("ensim: {STOPPING}");
         }
     })
     .context("cannot watch for Ctrl-C")
@@ -589,10 +596,11 @@ fn on_interrupt(stop: Arc<AtomicBool>, quiet: bool) -> anyhow::Result<()> {
 /// A progress bar over the simulated time of a run, in milliseconds.
 fn progress_bar(duration: SimDuration) -> indicatif::ProgressBar {
     let len = duration.as_nanos() / 1_000_000;
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(len.max(1)),
-        indicatif::ProgressDrawTarget::stderr(),
+    let target = indicatif::ProgressDrawTarget::term_like_with_hz(
+        Box::new(Narrower(console::Term::stderr())),
+        20,
     );
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len.max(1)), target);
     let style = indicatif::ProgressStyle::with_template(
         "{bar:30.cyan/blue} {percent:>3}% {msg}, {elapsed} elapsed, ETA {eta}",
     )
@@ -602,13 +610,69 @@ fn progress_bar(duration: SimDuration) -> indicatif::ProgressBar {
     bar
 }
 
+/// Standard error as the progress bar draws on it, three columns narrower
+/// than the terminal. indicatif pads the bar's line to the full width, so
+/// the "^C" that a terminal echoes on Ctrl-C would wrap to a line of its own
+/// and leave the bar behind on the screen when it is cleared.
+#[derive(Debug)]
+struct Narrower(console::Term);
+
+impl indicatif::TermLike for Narrower {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(3).max(1)
+    }
+
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// The driver's progress callback for `bar`: simulated time done, and
-/// events per wall-clock second.
-fn progress_callback(bar: indicatif::ProgressBar) -> Box<dyn FnMut(SimTime, u64)> {
+/// events per wall-clock second, or that the run is stopping once `stop`
+/// is set.
+fn progress_callback(
+    bar: indicatif::ProgressBar,
+    stop: Arc<AtomicBool>,
+) -> Box<dyn FnMut(SimTime, u64)> {
     let started = Instant::now();
     let total_s = bar.length().unwrap_or(0) as f64 / 1e3;
     Box::new(move |now, events| {
         bar.set_position(now.as_nanos() / 1_000_000);
+        if stop.load(Ordering::Relaxed) {
+            return bar.set_message(STOPPING);
+        }
         let wall = started.elapsed().as_secs_f64();
         let rate = if wall > 0.0 {
             events as f64 / wall
@@ -731,8 +795,11 @@ fn print_fleet(out: &ensim::run::RunOutput) {
         )
     });
     println!(
-        "fleet: {total:.0} units, {:.1}% busy on average{busiest}; {turned_away} of {requests} placement requests turned away NoIdleResource ({:.2}%)",
+        "fleet: {total:.0} units, {:.1}% busy on average{busiest}",
         100.0 * busy / total.max(1.0),
+    );
+    println!(
+        "placement requests: {requests}, turned away NoIdleResource: {turned_away} ({:.2}%)",
         share(turned_away, requests),
     );
 }
