@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::Action;
 use crate::fleet::Fleet;
-use crate::metrics::{Interval, LockMetric, Measurements, Stats};
+use crate::metrics::{Interval, LatencyStats, LockMetric, Measurements, Stats};
 use crate::run::RunOutput;
 
 /// The columns of `summary.csv`, in order.
@@ -83,23 +83,40 @@ pub fn summary_rows(m: &Measurements) -> Vec<SummaryRow> {
 pub fn summary_csv(m: &Measurements) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(SUMMARY_COLUMNS).expect("writing to memory");
-    for r in summary_rows(m) {
-        let ms = |v: f64| format!("{v:.3}");
-        w.write_record([
-            r.action.to_string(),
-            r.outcome.to_string(),
-            r.count.to_string(),
-            format!("{:.4}", r.rate_per_s),
-            ms(r.mean_ms),
-            ms(r.p50_ms),
-            ms(r.p90_ms),
-            ms(r.p99_ms),
-            ms(r.p999_ms),
-            ms(r.max_ms),
-        ])
-        .expect("writing to memory");
+    let secs = m.measured.as_secs_f64();
+    for s in &m.answers {
+        w.write_record(latency_record(s, secs, None))
+            .expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
+}
+
+/// One row of latencies, as `summary.csv` and `chains.csv` write it: action,
+/// outcome, count, the retries if given, the rate over `secs`, then the mean,
+/// the percentiles and the maximum in milliseconds.
+fn latency_record(s: &LatencyStats, secs: f64, retries: Option<u64>) -> Vec<String> {
+    let rate = if secs > 0.0 {
+        s.count() as f64 / secs
+    } else {
+        0.0
+    };
+    let mut fields = vec![
+        s.action.name().to_string(),
+        s.outcome.name().to_string(),
+        s.count().to_string(),
+    ];
+    fields.extend(retries.map(|r| r.to_string()));
+    fields.push(format!("{rate:.4}"));
+    let ms = [
+        s.mean_ms(),
+        s.quantile_ms(0.5),
+        s.quantile_ms(0.9),
+        s.quantile_ms(0.99),
+        s.quantile_ms(0.999),
+        s.max_ms(),
+    ];
+    fields.extend(ms.map(|v| format!("{v:.3}")));
+    fields
 }
 
 /// The columns of `contention.csv`, in order. The unit of `mean` to `max`
@@ -815,27 +832,8 @@ pub fn chains_csv(m: &Measurements) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CHAIN_COLUMNS).expect("writing to memory");
     for c in &m.chains {
-        let s = &c.latency;
-        let ms = |v: f64| format!("{v:.3}");
-        let rate = if secs > 0.0 {
-            s.count() as f64 / secs
-        } else {
-            0.0
-        };
-        w.write_record([
-            s.action.name().to_string(),
-            s.outcome.name().to_string(),
-            s.count().to_string(),
-            c.retries.to_string(),
-            format!("{rate:.4}"),
-            ms(s.mean_ms()),
-            ms(s.quantile_ms(0.5)),
-            ms(s.quantile_ms(0.9)),
-            ms(s.quantile_ms(0.99)),
-            ms(s.quantile_ms(0.999)),
-            ms(s.max_ms()),
-        ])
-        .expect("writing to memory");
+        w.write_record(latency_record(&c.latency, secs, Some(c.retries)))
+            .expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
 }
