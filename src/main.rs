@@ -137,6 +137,24 @@ fn print_table(out: &ensim::run::RunOutput) {
     println!(
         "capacity: the regions' peaks of busy units add up to {peaks} of {units} units (capacity.csv)"
     );
+    if let Some(kib) = peak_memory_kib() {
+        println!(
+            "peak memory: {:.1} MiB (VmHWM of this process)",
+            kib as f64 / 1024.0
+        );
+    }
+}
+
+/// The process's peak resident memory so far, in KiB, where Linux tells it.
+fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line["VmHWM:".len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn call(path: &std::path::Path) -> anyhow::Result<ExitCode> {
