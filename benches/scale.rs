@@ -86,10 +86,11 @@ fn run() -> Result<(), String> {
     let per_device = (rss_after.saturating_sub(rss_before) * 1024) as f64 / devices as f64;
 
     let end = SimTime::ZERO + scenario.duration;
+    let starters = world.starters(true);
     let mut driver = Driver::new(
         Recorder::new(&scenario.fleet, scenario.warmup),
         end,
-        &ensim::engine::world::STARTERS,
+        &starters,
     );
     let started = Instant::now();
     let cpu_before = cpu_s();

@@ -417,7 +417,11 @@ impl CallSession {
     pub fn new(scenario: &Scenario) -> CallSession {
         let (world, env) = World::build_without_devices(scenario);
         let recorder = Recorder::new(&scenario.fleet, SimDuration::ZERO);
-        let driver = Driver::new(recorder, SimTime::from_nanos(u64::MAX), &[]);
+        let driver = Driver::new(
+            recorder,
+            SimTime::from_nanos(u64::MAX),
+            &world.starters(false),
+        );
         CallSession {
             env,
             world,
@@ -513,7 +517,7 @@ impl CallSession {
         request.sent_at = at;
         let device = request.device;
         self.driver
-            .inject(at, self.env.scheduler_for(device), Msg::Request(request));
+            .inject(at, crate::model::Addr::Scheduler(0), Msg::Request(request));
         let mut effects = Vec::new();
         while let Some((now, to, msg)) = self.driver.next_event() {
             match (to, msg) {

@@ -14,7 +14,9 @@
 //! 3. An engine ([`engine::plain`] or [`engine::actix_host`]) delivers their
 //!    messages in (time, sequence) order from the [`queue`], on the clock of
 //!    [`time`], and feeds every observation to the one [`metrics`] recorder.
-//! 4. [`run::run`] returns the measurements; [`report`] writes them as CSV.
+//! 4. [`run::run`] returns the measurements; [`report`] writes them as CSV
+//!    files, an HdrHistogram log and `run.json` into one results folder, and
+//!    [`plot`] draws SVG charts from those files.
 //!
 //! Load: the session source ([`model::source`]) runs an open arrival process
 //! ([`model::arrival`]), a closed population, or a trace that the engine
@@ -25,16 +27,23 @@
 
 pub mod api;
 pub mod call;
+pub mod check;
 pub mod dist;
 pub mod engine;
 pub mod erlang;
+pub mod figures;
 pub mod fleet;
 pub mod geo;
 pub mod metrics;
 pub mod model;
+pub mod plot;
 pub mod queue;
+pub mod replicate;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod slo;
+pub mod stats;
+pub mod sweep;
 pub mod time;
 pub mod trace;

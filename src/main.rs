@@ -1,15 +1,26 @@
 //! The `ensim` command line: parses arguments, runs, and maps errors to exit
-//! codes (0 ok, 1 a check or service level failed, 2 bad input or error).
+//! codes (0 ok, 1 a check or service level failed, 2 bad input or error,
+//! 130 interrupted). Only this file reads the wall clock: for the progress
+//! bar and for `run.json`.
 
-use std::path::PathBuf;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use ensim::engine::EngineKind;
+use ensim::engine::{EngineKind, Watch};
 use ensim::report;
 use ensim::scenario::Scenario;
+use ensim::time::{SimDuration, SimTime};
+
+/// The exit code of a run stopped by Ctrl-C, as shells report a process
+/// ended by SIGINT.
+const INTERRUPTED: u8 = 130;
 
 /// Simulate and load-test an edge-cloud device scheduler in virtual time.
 #[derive(Parser)]
@@ -34,6 +45,11 @@ enum Command {
         /// The scenario file (TOML).
         scenario: PathBuf,
     },
+    /// Draw the SVG charts of a results folder from its CSV files.
+    Plot {
+        /// The results folder, such as results/quickstart.
+        folder: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -46,10 +62,18 @@ struct RunArgs {
     /// Which engine runs the actors.
     #[arg(long, value_enum, default_value_t = EngineKind::Default)]
     engine: EngineKind,
-    /// Results folder [default: results/<scenario name>].
+    /// Results folder [default: results/<scenario name>, with a suffix for
+    /// each option that changes the scenario, such as -seed7 or -actix].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Print nothing but errors.
+    /// Simulated seconds per row of timeseries.csv, instead of the
+    /// scenario's `[report] interval_s`.
+    #[arg(long, value_name = "SECONDS")]
+    interval_s: Option<f64>,
+    /// Also draw the SVG charts into the results folder.
+    #[arg(long)]
+    plot: bool,
+    /// Print nothing but errors: no progress bar, no table.
     #[arg(long, short)]
     quiet: bool,
 }
@@ -60,6 +84,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { scenario } => validate(&scenario),
         Command::Call { scenario } => call(&scenario),
+        Command::Plot { folder } => plot(&folder),
     };
     match result {
         Ok(code) => code,
@@ -72,30 +97,201 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    on_interrupt(stop.clone(), args.quiet)?;
+    let started = Instant::now();
+    let started_unix_s = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+
+    let shown = args.scenario.display().to_string();
     let mut scenario = Scenario::load(&args.scenario)?;
-    if let Some(seed) = args.seed {
-        scenario.seed = seed;
-    }
-    let out = ensim::run::run(&scenario, args.engine)?;
+    let bytes = std::fs::read(&args.scenario)
+        .with_context(|| format!("{shown}: cannot read the scenario file"))?;
+    let (changes, overrides) = apply_options(&args, &mut scenario, &shown)?;
     let dir = args
         .out
-        .unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
-    report::write_folder(&dir, &report::result_files(&out))
+        .clone()
+        .unwrap_or_else(|| report::run_folder(&scenario.name, &changes));
+
+    let bar =
+        (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(scenario.duration));
+    let watch = Watch {
+        progress: bar.as_ref().map(|b| progress_callback(b.clone())),
+        stop: Some(stop),
+    };
+    let out = ensim::run::run_watched(&scenario, args.engine, watch)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+
+    let mut files = report::result_files(&out);
+    let wall = started.elapsed().as_secs_f64();
+    let info = report::RunInfo {
+        ensim_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: scenario.name.clone(),
+        scenario_file: shown,
+        scenario_sha256: report::sha256_hex(&bytes),
+        seed: scenario.seed,
+        engine: args.engine.name().to_string(),
+        overrides,
+        duration_s: scenario.duration.as_secs_f64(),
+        warmup_s: scenario.warmup.as_secs_f64(),
+        interval_s: scenario.report_interval.as_secs_f64(),
+        simulated_s: out.measurements.end.as_secs_f64(),
+        wall_clock_s: wall,
+        started_unix_s,
+        events: out.events,
+        events_per_s: if wall > 0.0 {
+            out.events as f64 / wall
+        } else {
+            0.0
+        },
+        peak_memory_bytes: peak_memory_bytes(),
+        partial: out.partial,
+    };
+    files.push(("run.json", report::run_json(&info)));
+    if args.plot {
+        let charts =
+            ensim::plot::charts(|name| files.iter().find(|f| f.0 == name).map(|f| f.1.clone()))?;
+        files.extend(charts.files);
+    }
+    report::write_folder(&dir, &files)
         .with_context(|| format!("cannot write the results folder {}", dir.display()))?;
+
     if !args.quiet {
-        print_table(&out);
+        print_table(&out, &info);
         println!("wrote {}", dir.join("summary.csv").display());
-        if out.env.classes.iter().any(|c| c.retry.is_some()) {
-            println!("wrote {}", dir.join("chains.csv").display());
-        }
+        let others: Vec<&str> = files
+            .iter()
+            .map(|f| f.0)
+            .filter(|&f| f != "summary.csv")
+            .collect();
+        println!("  and {}", others.join(", "));
+    }
+    if out.partial {
+        eprintln!(
+            "ensim: interrupted at {:.3} s of {} s simulated; {} holds the reports so far, marked partial in run.json",
+            info.simulated_s,
+            info.duration_s,
+            dir.display()
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(out: &ensim::run::RunOutput) {
+/// Applies `--seed` and `--interval-s` to `scenario`. Returns the suffixes
+/// of the default results folder (one per option that changed the
+/// scenario or the engine) and the options as `run.json` records them.
+fn apply_options(
+    args: &RunArgs,
+    scenario: &mut Scenario,
+    shown: &str,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let mut changes = Vec::new();
+    let mut overrides = Vec::new();
+    if let Some(seed) = args.seed {
+        overrides.push(format!("--seed {seed}"));
+        if seed != scenario.seed {
+            changes.push(format!("seed{seed}"));
+        }
+        scenario.seed = seed;
+    }
+    if let Some(interval_s) = args.interval_s {
+        overrides.push(format!("--interval-s {interval_s}"));
+        if SimDuration::from_secs_f64(interval_s) != scenario.report_interval {
+            changes.push(format!("interval{interval_s}s"));
+        }
+        scenario
+            .set_report_interval(interval_s, shown)
+            .context("--interval-s")?;
+    }
+    if args.engine != EngineKind::Default {
+        overrides.push(format!("--engine {}", args.engine.name()));
+        changes.push(args.engine.name().to_string());
+    }
+    Ok((changes, overrides))
+}
+
+/// Makes Ctrl-C set `stop`, so that the run ends cleanly with the reports
+/// so far; a second Ctrl-C quits at once.
+fn on_interrupt(stop: Arc<AtomicBool>, quiet: bool) -> anyhow::Result<()> {
+    ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(INTERRUPTED));
+        }
+        if !quiet {
+            eprintln!("ensim: stopping; writing the reports so far (Ctrl-C again quits at once)");
+        }
+    })
+    .context("cannot watch for Ctrl-C")
+}
+
+/// A progress bar over the simulated time of a run, in milliseconds.
+fn progress_bar(duration: SimDuration) -> indicatif::ProgressBar {
+    let len = duration.as_nanos() / 1_000_000;
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len.max(1)),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:30.cyan/blue} {percent:>3}% {msg}, {elapsed} elapsed, ETA {eta}",
+    )
+    .expect("the template is valid")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// The driver's progress callback for `bar`: simulated time done, and
+/// events per wall-clock second.
+fn progress_callback(bar: indicatif::ProgressBar) -> Box<dyn FnMut(SimTime, u64)> {
+    let started = Instant::now();
+    let total_s = bar.length().unwrap_or(0) as f64 / 1e3;
+    Box::new(move |now, events| {
+        bar.set_position(now.as_nanos() / 1_000_000);
+        let wall = started.elapsed().as_secs_f64();
+        let rate = if wall > 0.0 {
+            events as f64 / wall
+        } else {
+            0.0
+        };
+        bar.set_message(format!(
+            "{:.0}/{total_s:.0} s simulated, {:.2} M events/s",
+            now.as_secs_f64(),
+            rate / 1e6
+        ));
+    })
+}
+
+/// Peak resident memory of this process (`VmHWM` in /proc/self/status),
+/// in bytes; `None` where that file does not exist.
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+fn print_table(out: &ensim::run::RunOutput, info: &report::RunInfo) {
     let m = &out.measurements;
+    let reached = if out.partial {
+        format!(
+            ", interrupted at {:.1} s of {:.0} s",
+            info.simulated_s, info.duration_s
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{} (seed {}, {} engine): {:.0} s measured, {} sessions arrived, {} events",
+        "{} (seed {}, {} engine): {:.0} s measured, {} sessions arrived, {} events{reached}",
         out.scenario,
         out.seed,
         out.engine.name(),
@@ -104,13 +300,13 @@ fn print_table(out: &ensim::run::RunOutput) {
         out.events
     );
     println!(
-        "{:<11} {:<33} {:>9} {:>10} {:>10} {:>10} {:>10}",
-        "action", "outcome", "count", "mean_ms", "p50_ms", "p99_ms", "max_ms"
+        "{:<11} {:<33} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "action", "outcome", "count", "rate_per_s", "mean_ms", "p50_ms", "p99_ms", "max_ms"
     );
     for r in report::summary_rows(m) {
         println!(
-            "{:<11} {:<33} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
-            r.action, r.outcome, r.count, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
+            "{:<11} {:<33} {:>9} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+            r.action, r.outcome, r.count, r.rate_per_s, r.mean_ms, r.p50_ms, r.p99_ms, r.max_ms
         );
     }
     if !m.chains.is_empty() {
@@ -137,24 +333,76 @@ fn print_table(out: &ensim::run::RunOutput) {
     println!(
         "capacity: the regions' peaks of busy units add up to {peaks} of {units} units (capacity.csv)"
     );
-    if let Some(kib) = peak_memory_kib() {
-        println!(
-            "peak memory: {:.1} MiB (VmHWM of this process)",
-            kib as f64 / 1024.0
-        );
-    }
+    print_fleet(out);
+    let memory = info.peak_memory_bytes.map_or("unknown".to_string(), |b| {
+        format!("{:.0} MB", b as f64 / 1e6)
+    });
+    println!(
+        "wall clock {:.2} s, {:.2} M events/s, peak memory {memory}",
+        info.wall_clock_s,
+        info.events_per_s / 1e6
+    );
 }
 
-/// The process's peak resident memory so far, in KiB, where Linux tells it.
-fn peak_memory_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line["VmHWM:".len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+/// One line on the fleet: utilisation, the busiest region, turn-aways.
+fn print_fleet(out: &ensim::run::RunOutput) {
+    let m = &out.measurements;
+    let regions = out.env.fleet.regions();
+    let units = |r: usize| f64::from(regions[r].pods.1 - regions[r].pods.0);
+    let total: f64 = (0..regions.len()).map(units).sum();
+    let busy: f64 = (0..regions.len()).map(|r| m.mean_busy(r)).sum();
+    let busiest = (0..regions.len())
+        .map(|r| (m.mean_busy(r) / units(r).max(1.0), r))
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+    let requests: u64 = m.placements.iter().map(|p| p.requests).sum();
+    let turned_away: u64 = m.placements.iter().map(|p| p.no_idle).sum();
+    let share = |n: u64, of: u64| {
+        if of == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / of as f64
+        }
+    };
+    let busiest = busiest.map_or(String::new(), |(u, r)| {
+        format!(
+            ", busiest region {} at {:.1}% (peak {} of {} units)",
+            regions[r].id,
+            100.0 * u,
+            m.regions[r].peak_busy,
+            units(r)
+        )
+    });
+    println!(
+        "fleet: {total:.0} units, {:.1}% busy on average{busiest}; {turned_away} of {requests} placement requests turned away NoIdleResource ({:.2}%)",
+        100.0 * busy / total.max(1.0),
+        share(turned_away, requests),
+    );
+}
+
+/// Draws the charts of a results folder into it.
+fn plot(folder: &Path) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        folder.is_dir(),
+        "{}: no such results folder; give one that `ensim run` wrote, such as results/quickstart",
+        folder.display()
+    );
+    let charts = ensim::plot::charts(|name| std::fs::read(folder.join(name)).ok())
+        .with_context(|| format!("cannot plot {}", folder.display()))?;
+    anyhow::ensure!(
+        !charts.files.is_empty(),
+        "{}: no CSV files of a run to plot; give a folder that `ensim run` wrote",
+        folder.display()
+    );
+    for note in &charts.notes {
+        eprintln!("ensim: left out {note}");
+    }
+    for (name, bytes) in &charts.files {
+        let path = folder.join(name);
+        report::write_file(&path, bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn call(path: &std::path::Path) -> anyhow::Result<ExitCode> {

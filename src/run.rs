@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::{self, Driver, EngineKind, World};
+use crate::engine::{self, Driver, EngineKind, Watch, World};
 use crate::metrics::{Measurements, Recorder};
 use crate::model::Env;
 use crate::scenario::Scenario;
@@ -33,6 +33,9 @@ pub struct RunOutput {
     pub measurements: Measurements,
     /// Events delivered.
     pub events: u64,
+    /// True if the run was stopped before its end; the measurements then
+    /// cover time zero to [`Measurements::end`].
+    pub partial: bool,
     /// The actors as the run left them.
     pub world: World,
     /// What they shared.
@@ -41,14 +44,23 @@ pub struct RunOutput {
 
 /// Runs `scenario` with `engine` from time zero to its duration.
 pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunError> {
+    run_watched(scenario, engine, Watch::default())
+}
+
+/// Runs `scenario` with `engine` while `watch` follows it. If the watch's
+/// stop flag is set, the run stops within [`engine::WATCH_EVERY`] events and
+/// its output covers the simulated time reached, marked partial.
+pub fn run_watched(
+    scenario: &Scenario,
+    engine: EngineKind,
+    watch: Watch,
+) -> Result<RunOutput, RunError> {
     let (world, env) = World::build(scenario);
     let env = Arc::new(env);
     let end = SimTime::ZERO + scenario.duration;
-    let mut driver = Driver::new(
-        Recorder::new(&scenario.fleet, scenario.warmup),
-        end,
-        &engine::world::STARTERS,
-    );
+    let recorder =
+        Recorder::new(&scenario.fleet, scenario.warmup).with_series(scenario.report_interval);
+    let mut driver = Driver::new(recorder, end, &world.starters(true)).watched(watch);
     if let Some(trace) = &scenario.workload.trace {
         let rng = crate::model::stream(scenario.seed, crate::model::Stream::Trace, 0);
         driver.set_feed(crate::trace::open(trace, rng)?);
@@ -57,6 +69,8 @@ pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunErro
         EngineKind::Default => engine::plain::run(world, &env, &mut driver),
         EngineKind::Actix => engine::actix_host::run(world, env.clone(), &mut driver)?,
     };
+    let partial = driver.stopped();
+    let reached = if partial { driver.now() } else { end };
     if let Some(e) = driver.take_feed_error() {
         return Err(e.into());
     }
@@ -65,8 +79,9 @@ pub fn run(scenario: &Scenario, engine: EngineKind) -> Result<RunOutput, RunErro
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         engine,
-        measurements: driver.recorder.finish(end),
+        measurements: driver.recorder.finish(reached),
         events,
+        partial,
         world,
         env,
     })

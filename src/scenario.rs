@@ -18,7 +18,7 @@ use crate::api::Outcome;
 use crate::dist::{Dist, DistSpec};
 use crate::fleet::{Fleet, PortLayout, RegionLayout};
 use crate::geo::{self, CityId, GeoIp, Isp, IspSet};
-use crate::model::{Class, Faults, Flow, Jitter, Malformed, Retry};
+use crate::model::{Class, Faults, Flow, Jitter, Malformed, Retry, Routing, ViewRefresh};
 use crate::time::SimDuration;
 
 pub use load::{CityGroups, LoadPlan, RawArrivals, RawCityRate, RawFlash, RawStep, RawTrace};
@@ -98,6 +98,53 @@ pub struct RawScenario {
     /// Injected failures.
     #[serde(default)]
     pub faults: RawFaults,
+    /// Scheduler replicas and their views.
+    #[serde(default)]
+    pub schedulers: RawSchedulers,
+    /// What the reports show.
+    #[serde(default)]
+    pub report: RawReport,
+}
+
+/// `[report]`: what the reports show.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReport {
+    /// Simulated seconds per row of `timeseries.csv`.
+    pub interval_s: f64,
+}
+
+impl Default for RawReport {
+    fn default() -> Self {
+        RawReport { interval_s: 1.0 }
+    }
+}
+
+/// Most intervals a time series may have; each costs memory for every
+/// region until the run ends.
+pub const MAX_INTERVALS: f64 = 1_000_000.0;
+
+/// `[schedulers]`: replicas, routing and views.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSchedulers {
+    /// Number of scheduler replicas.
+    pub count: u16,
+    /// `region_group` or `round_robin`.
+    pub routing: Routing,
+    /// How often nodes report their idle units to the schedulers, in ms;
+    /// 0 means on every change.
+    pub view_refresh_ms: f64,
+}
+
+impl Default for RawSchedulers {
+    fn default() -> Self {
+        RawSchedulers {
+            count: 1,
+            routing: Routing::RegionGroup,
+            view_refresh_ms: 0.0,
+        }
+    }
 }
 
 /// Data files; each defaults to the copy built into ensim from `data/`.
@@ -490,6 +537,8 @@ pub struct Scenario {
     pub latency: Latency,
     /// The file as read, for the record.
     pub raw: RawScenario,
+    /// Simulated time per row of the time series.
+    pub report_interval: SimDuration,
 }
 
 /// The checked device population.
@@ -552,6 +601,12 @@ pub struct Latency {
     pub placement_backoff: Dist,
     /// Security-group limit per instance.
     pub security_group_limit: Option<u32>,
+    /// Scheduler replicas.
+    pub schedulers: u16,
+    /// Session routing.
+    pub routing: Routing,
+    /// View refresh.
+    pub view_refresh: ViewRefresh,
 }
 
 impl Scenario {
@@ -604,6 +659,8 @@ impl Scenario {
             },
         )?;
 
+        check_interval(raw.report.interval_s, raw.duration_s, &v)?;
+
         let geo = Arc::new(load_geo(&raw.data, base, &v)?);
         let fleet = Arc::new(build_fleet(&raw, base, &v)?);
         let population = build_population(&raw.devices, &geo, &v)?;
@@ -621,8 +678,51 @@ impl Scenario {
             population,
             workload,
             latency,
+            report_interval: SimDuration::from_secs_f64(raw.report.interval_s),
             raw,
         })
+    }
+}
+
+/// Checks the interval of the time series, from the file or `--interval-s`.
+fn check_interval(interval_s: f64, duration_s: f64, v: &Checker) -> Result<(), ScenarioError> {
+    v.ensure(
+        interval_s.is_finite() && interval_s >= 0.001,
+        "report.interval_s",
+        || format!("{interval_s} is not allowed; give simulated seconds per row, 0.001 or more"),
+    )?;
+    v.ensure(
+        duration_s / interval_s <= MAX_INTERVALS,
+        "report.interval_s",
+        || {
+            format!(
+                "{interval_s} s cuts duration_s = {duration_s} into more than {MAX_INTERVALS} rows; \
+                 give at least {} s",
+                duration_s / MAX_INTERVALS
+            )
+        },
+    )
+}
+
+impl Scenario {
+    /// Sets the interval of the time series, as `--interval-s` does; the
+    /// error names `shown` (the scenario file) and the key.
+    pub fn set_report_interval(
+        &mut self,
+        interval_s: f64,
+        shown: &str,
+    ) -> Result<(), ScenarioError> {
+        check_interval(
+            interval_s,
+            self.duration.as_secs_f64(),
+            &Checker {
+                path: shown,
+                base: Path::new("."),
+            },
+        )?;
+        self.report_interval = SimDuration::from_secs_f64(interval_s);
+        self.raw.report.interval_s = interval_s;
+        Ok(())
     }
 }
 
@@ -1228,6 +1328,25 @@ fn build_retry(r: &RawRetry, key: &str, v: &Checker) -> Result<Retry, ScenarioEr
 
 fn build_latency(raw: &RawScenario, geo: &GeoIp, v: &Checker) -> Result<Latency, ScenarioError> {
     let l = &raw.latency;
+    let s = &raw.schedulers;
+    v.ensure(s.count >= 1, "schedulers.count", || {
+        "0 is not allowed; give at least one scheduler".into()
+    })?;
+    v.ensure(
+        s.view_refresh_ms.is_finite() && s.view_refresh_ms >= 0.0,
+        "schedulers.view_refresh_ms",
+        || {
+            format!(
+                "{} is not allowed; give milliseconds between reports, or 0 for every change",
+                s.view_refresh_ms
+            )
+        },
+    )?;
+    v.ensure(
+        s.view_refresh_ms == 0.0 || s.view_refresh_ms >= 0.001,
+        "schedulers.view_refresh_ms",
+        || "below a microsecond; use 0 for every change".into(),
+    )?;
     v.ensure(
         l.placement_attempts >= 1,
         "latency.placement_attempts",
@@ -1264,5 +1383,12 @@ fn build_latency(raw: &RawScenario, geo: &GeoIp, v: &Checker) -> Result<Latency,
         placement_attempts: l.placement_attempts,
         placement_backoff: v.dist("latency.placement_backoff", &l.placement_backoff)?,
         security_group_limit: raw.fleet.security_group_limit,
+        schedulers: raw.schedulers.count,
+        routing: raw.schedulers.routing,
+        view_refresh: if raw.schedulers.view_refresh_ms == 0.0 {
+            ViewRefresh::OnChange
+        } else {
+            ViewRefresh::Every(SimDuration::from_millis_f64(raw.schedulers.view_refresh_ms))
+        },
     })
 }

@@ -421,6 +421,7 @@ impl Feed for VmFeed {
                 class: self.class,
                 holding: Some(holding),
                 client_ip: None,
+                turn: 0,
             },
         }))
     }
@@ -584,6 +585,7 @@ impl CsvFeed {
                 class,
                 holding,
                 client_ip,
+                turn: 0,
             },
         };
         Ok((offset_ns, arrival))

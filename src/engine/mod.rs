@@ -15,6 +15,9 @@ pub mod actix_host;
 pub mod plain;
 pub mod world;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::metrics::Recorder;
 use crate::model::{Addr, Effect, Msg};
 use crate::queue::EventQueue;
@@ -43,6 +46,22 @@ impl EngineKind {
     }
 }
 
+/// Events between two looks at the [`Watch`]: the driver calls the
+/// progress callback and reads the stop flag once every this many events.
+pub const WATCH_EVERY: u64 = 1 << 16;
+
+/// Who watches a run from outside: a progress callback, told the simulated
+/// instant and the events delivered so far, and a flag that stops the run
+/// early when set. The driver looks at both every [`WATCH_EVERY`] events,
+/// so watching costs one counter test per event; neither reads a clock.
+#[derive(Default)]
+pub struct Watch {
+    /// Called with (simulated now, events delivered).
+    pub progress: Option<Box<dyn FnMut(SimTime, u64)>>,
+    /// Set (by a signal handler, say) to stop the run.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
 /// The clock, the pending events and the recorder of a run.
 pub struct Driver {
     queue: EventQueue<(Addr, Msg)>,
@@ -51,6 +70,8 @@ pub struct Driver {
     pub recorder: Recorder,
     /// Events delivered so far.
     pub events: u64,
+    watch: Watch,
+    stopped: bool,
     /// Trace arrivals still to come, if the run replays a trace.
     feed: Option<Box<dyn Feed>>,
     /// The feed's next arrival.
@@ -76,6 +97,8 @@ impl Driver {
             end,
             recorder,
             events: 0,
+            watch: Watch::default(),
+            stopped: false,
             feed: None,
             feed_next: None,
             feed_at: NEVER,
@@ -128,9 +151,19 @@ impl Driver {
         }
     }
 
-    /// The next event due no later than the end, with its instant.
+    /// Lets `watch` follow the run and stop it.
+    pub fn watched(mut self, watch: Watch) -> Driver {
+        self.watch = watch;
+        self
+    }
+
+    /// The next event due no later than the end, with its instant; none
+    /// once the stop flag is seen.
     #[inline]
     pub fn next_event(&mut self) -> Option<(SimTime, Addr, Msg)> {
+        if self.events.is_multiple_of(WATCH_EVERY) && self.look() {
+            return None;
+        }
         if self.feed_at <= self.end {
             self.inject_feed();
         }
@@ -140,6 +173,26 @@ impl Driver {
         let (now, (to, msg)) = self.queue.pop()?;
         self.events += 1;
         Some((now, to, msg))
+    }
+
+    /// Reports progress; true if the run is to stop.
+    #[cold]
+    fn look(&mut self) -> bool {
+        if let Some(progress) = self.watch.progress.as_mut() {
+            progress(self.queue.now(), self.events);
+        }
+        let stop = self
+            .watch
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed));
+        self.stopped |= stop;
+        stop
+    }
+
+    /// True if the stop flag ended the run before its end.
+    pub fn stopped(&self) -> bool {
+        self.stopped
     }
 
     /// Applies (and empties) the effects an actor produced at `now`.

@@ -24,9 +24,6 @@ pub struct World {
 /// The `AppId` of the simulated devices.
 pub const SIMULATED_APP: crate::api::AppId = 1;
 
-/// The actors that act on their own and get [`model::Msg::Init`] at time zero.
-pub const STARTERS: [Addr; 1] = [Addr::Source];
-
 impl World {
     /// Builds the shared environment and every actor of `scenario`.
     pub fn build(scenario: &Scenario) -> (World, Env) {
@@ -70,14 +67,18 @@ impl World {
         let world = World {
             source: SessionSource::new(load, idle, model::stream(seed, Stream::Source, 0)),
             devices: devices_built,
-            schedulers: vec![Scheduler::new(
-                0,
-                fleet,
-                scenario.latency.scheduler_workers,
-                devices,
-                env.app,
-                model::stream(seed, Stream::Scheduler, 0),
-            )],
+            schedulers: (0..env.schedulers)
+                .map(|id| {
+                    Scheduler::new(
+                        id,
+                        fleet,
+                        scenario.latency.scheduler_workers,
+                        devices,
+                        env.app,
+                        model::stream(seed, Stream::Scheduler, u64::from(id)),
+                    )
+                })
+                .collect(),
             nodes: (0..fleet.node_count() as u32)
                 .map(|n| {
                     EdgeNode::new(
@@ -90,6 +91,17 @@ impl World {
                 .collect(),
         };
         (world, env)
+    }
+
+    /// The actors that act on their own and get [`model::Msg::Init`] at time
+    /// zero: the session source, if `with_source`, and the nodes.
+    pub fn starters(&self, with_source: bool) -> Vec<Addr> {
+        let nodes = (0..self.nodes.len() as u32).map(Addr::Node);
+        with_source
+            .then_some(Addr::Source)
+            .into_iter()
+            .chain(nodes)
+            .collect()
     }
 
     /// Hands `msg` to the actor at `to`.
@@ -149,7 +161,47 @@ fn build_env(scenario: &Scenario) -> Env {
         app: SIMULATED_APP,
         start_strategy: if strategies.is_empty() { None } else { Some(0) },
         strategies,
+        schedulers: lat.schedulers,
+        routing: lat.routing,
+        view_refresh: lat.view_refresh,
+        city_scheduler: city_scheduler(scenario),
     }
+}
+
+/// Splits the regions west to east into one group per scheduler, and gives
+/// each city the scheduler of its nearest region's group.
+fn city_scheduler(scenario: &Scenario) -> Vec<u16> {
+    let regions = scenario.fleet.regions();
+    let n = usize::from(scenario.latency.schedulers);
+    let mut by_longitude: Vec<usize> = (0..regions.len()).collect();
+    by_longitude.sort_by(|&a, &b| regions[a].lon.total_cmp(&regions[b].lon).then(a.cmp(&b)));
+    let mut group = vec![0u16; regions.len()];
+    for (rank, &r) in by_longitude.iter().enumerate() {
+        group[r] = (rank * n / regions.len().max(1)) as u16;
+    }
+    scenario
+        .geo
+        .cities()
+        .iter()
+        .map(|c| {
+            let nearest = (0..regions.len()).min_by(|&a, &b| {
+                let da = crate::geo::distance_km(
+                    c.latitude,
+                    c.longitude,
+                    regions[a].lat,
+                    regions[a].lon,
+                );
+                let db = crate::geo::distance_km(
+                    c.latitude,
+                    c.longitude,
+                    regions[b].lat,
+                    regions[b].lon,
+                );
+                da.total_cmp(&db).then(a.cmp(&b))
+            });
+            nearest.map_or(0, |r| group[r])
+        })
+        .collect()
 }
 
 /// Places each device in a city (by population) and an ISP (by share), and

@@ -147,6 +147,8 @@ pub struct Device {
     ip: u32,
     city: CityId,
     class: u8,
+    /// The scheduler of the current session.
+    scheduler: u16,
     phase: Phase,
     session: u32,
     polls_left: u16,
@@ -168,6 +170,7 @@ impl Device {
             ip,
             city,
             class,
+            scheduler: 0,
             phase: Phase::Idle,
             session: 0,
             polls_left: 0,
@@ -216,7 +219,11 @@ impl Device {
 
     fn send(&mut self, request: Request, ctx: &mut Ctx<'_>) {
         let delay = ctx.env.network.device_delay(self.city, &mut self.rng);
-        ctx.send(ctx.env.scheduler_for(self.id), delay, Msg::Request(request));
+        ctx.send(
+            Addr::Scheduler(self.scheduler),
+            delay,
+            Msg::Request(request),
+        );
     }
 
     fn timer(&mut self, kind: DeviceTimer, after: SimDuration, ctx: &mut Ctx<'_>) {
@@ -249,6 +256,7 @@ impl Device {
         self.apply(spec, ctx);
         let class = self.class(ctx);
         self.session += 1;
+        self.scheduler = ctx.env.route(self.city, spec.turn);
         self.repeat_pending = class.repeat_share > 0.0 && self.rng.random_bool(class.repeat_share);
         let (action, phase) = match class.flow {
             Flow::Container { console_polls, .. } => {
@@ -266,6 +274,7 @@ impl Device {
             }
         }
         self.phase = phase;
+        ctx.record(super::Observation::SessionBegun);
         self.send_first(request, ctx);
     }
 
@@ -336,6 +345,7 @@ impl Device {
 
     fn end_session(&mut self, ctx: &mut Ctx<'_>) {
         self.phase = Phase::Idle;
+        ctx.record(super::Observation::SessionOver);
         ctx.send(Addr::Source, SimDuration::ZERO, Msg::SessionOver(self.id));
     }
 

@@ -23,7 +23,7 @@ use rand_pcg::Pcg64Mcg;
 use crate::api::{Action, AppId, DeviceId, Outcome, Reply, Request, Strategy};
 use crate::dist::Dist;
 use crate::fleet::{Fleet, NodeId, PodId, RegionId};
-use crate::geo::GeoIp;
+use crate::geo::{CityId, GeoIp};
 use crate::time::{SimDuration, SimTime};
 
 pub use device::{Class, Device, Flow, Jitter, Malformed, Retry};
@@ -102,6 +102,27 @@ pub enum Msg {
     },
     /// Scheduler to device: the API's answer.
     Reply(Reply),
+    /// Node to scheduler, when views refresh on every change: `pod` turned
+    /// idle or busy.
+    UnitChanged {
+        /// The unit.
+        pod: PodId,
+        /// Its new state.
+        idle: bool,
+    },
+    /// Node timer: time to report to the schedulers.
+    ReportDue,
+    /// Node to scheduler, when views refresh periodically: which of 64 of
+    /// the node's units are idle. A node with more units sends one report
+    /// per 64, all with the same delay.
+    ViewReport {
+        /// The reporting node.
+        node: NodeId,
+        /// Bit k stands for the node's unit `64 * word + k`.
+        word: u32,
+        /// Idle units, one bit each.
+        idle: u64,
+    },
 }
 
 /// What a session's arrival may fix about it; `None` leaves the device's own.
@@ -113,6 +134,9 @@ pub struct SessionSpec {
     pub holding: Option<SimDuration>,
     /// The client IP the device comes from.
     pub client_ip: Option<u32>,
+    /// Sessions begun before this one, set by the source; round-robin
+    /// routing uses it.
+    pub turn: u32,
 }
 
 /// Timers a device sets for itself.
@@ -139,6 +163,8 @@ pub struct Placing {
     pub request_id: u64,
     /// Attempts made so far (1 for the first).
     pub attempt: u8,
+    /// The region of the first unit tried.
+    pub first_region: RegionId,
 }
 
 /// What a scheduler asks a node to do.
@@ -211,6 +237,44 @@ pub enum Observation {
         /// Its phase now.
         to: UnitPhase,
     },
+    /// A node's lock manager took up an operation after it waited `wait`.
+    LockWait {
+        /// The node.
+        node: NodeId,
+        /// The action behind the operation.
+        action: Action,
+        /// Time in the lock manager's queue.
+        wait: SimDuration,
+    },
+    /// A hold ended: a `Start` activation at `Stop`, a `PreSchedule` lock at
+    /// `Confirm`, `Cancel` or expiry.
+    LockHold {
+        /// The node.
+        node: NodeId,
+        /// `Start` or `PreSchedule`.
+        action: Action,
+        /// From grant to end.
+        held: SimDuration,
+    },
+    /// A node refused a unit a scheduler chose.
+    Refused {
+        /// The node.
+        node: NodeId,
+        /// `Start` or `PreSchedule`.
+        action: Action,
+    },
+    /// A placement ended after `attempts` units were tried, `conflicts` of
+    /// them refused.
+    Attempts {
+        /// Region of the first unit tried.
+        region: RegionId,
+        /// `Start` or `PreSchedule`.
+        action: Action,
+        /// Units tried.
+        attempts: u8,
+        /// Refusals met.
+        conflicts: u8,
+    },
     /// A chain of attempts at one request ended with an answer that is not
     /// retried (recorded for classes that retry); its latency runs from
     /// `started_at` (the first attempt) to now.
@@ -228,6 +292,24 @@ pub enum Observation {
     Arrival,
     /// A session arrived while every device was busy, and was lost.
     ArrivalLost,
+    /// A device began a session.
+    SessionBegun,
+    /// A device's session ended; the device is idle again.
+    SessionOver,
+    /// A scheduler decided a placement (`Start` or `PreSchedule`): a unit
+    /// was granted, or the request is answered `NoIdleResource`.
+    Placement {
+        /// `Start` or `PreSchedule`.
+        action: Action,
+        /// The device's home region: the first its scheduler tries (on-net,
+        /// nearest, allowed by the strategy), whether or not it had room.
+        home: RegionId,
+        /// The region of the granted unit; `None` for `NoIdleResource`.
+        placed: Option<RegionId>,
+        /// Great-circle distance from the device's city to `placed`, in km;
+        /// zero when nothing was placed.
+        distance_km: f64,
+    },
 }
 
 /// What an actor does in response to a message.
@@ -314,6 +396,40 @@ pub struct Env {
     pub start_strategy: Option<u16>,
     /// The `AppId` of every simulated device.
     pub app: AppId,
+    /// Scheduler replicas.
+    pub schedulers: u16,
+    /// How sessions are routed to them.
+    pub routing: Routing,
+    /// How their views of idle units are refreshed.
+    pub view_refresh: ViewRefresh,
+    /// The scheduler of each city's devices under [`Routing::RegionGroup`].
+    pub city_scheduler: Vec<u16>,
+}
+
+/// How sessions are routed to scheduler replicas. The requests of one
+/// session all go to the scheduler its first request went to, which keeps
+/// the session's placement record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// By the device's city: the regions are split into one group per
+    /// scheduler, west to east, and a device goes to the scheduler of its
+    /// nearest region's group.
+    #[default]
+    RegionGroup,
+    /// Each new session to the next scheduler in turn, as a load balancer
+    /// does.
+    RoundRobin,
+}
+
+/// How a scheduler's view of idle units is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewRefresh {
+    /// Every node tells every other scheduler of each change as it happens.
+    OnChange,
+    /// Every node reports its idle units to every scheduler at this interval;
+    /// in between, a scheduler knows only its own decisions.
+    Every(SimDuration),
 }
 
 /// Probabilities of injected failures, per request that reaches a backend.
@@ -326,9 +442,12 @@ pub struct Faults {
 }
 
 impl Env {
-    /// The scheduler that serves `device`.
-    pub fn scheduler_for(&self, _device: DeviceId) -> Addr {
-        Addr::Scheduler(0)
+    /// The scheduler for the `turn`-th session, begun by a device in `city`.
+    pub fn route(&self, city: CityId, turn: u32) -> u16 {
+        match self.routing {
+            Routing::RoundRobin => (turn % u32::from(self.schedulers)) as u16,
+            Routing::RegionGroup => self.city_scheduler.get(city as usize).copied().unwrap_or(0),
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use rand_pcg::Pcg64Mcg;
 
 use super::network::FifoLinks;
 use super::station::Station;
-use super::{Actor, Addr, Ctx, Msg, NodeAnswer, NodeCall, NodeOp, Placing};
+use super::{Actor, Addr, Ctx, Msg, NodeAnswer, NodeCall, NodeOp, Observation, Placing};
 use crate::api::{Action, AppId, Detail, DeviceId, Field, Outcome, Reply, Request};
 use crate::fleet::{Fleet, PodId, RegionId, UnitKind};
 use crate::geo::{CityId, GeoIp, Isp, distance_km};
@@ -74,8 +74,11 @@ pub struct Scheduler {
     id: u16,
     rng: Pcg64Mcg,
     workers: Station<Request>,
-    /// Idle units per region and kind (`region * 2 + kind`), taken from the back.
+    /// Candidate idle units per region and kind (`region * 2 + kind`), drawn
+    /// at random; an entry counts only while `view_idle` agrees.
     idle: Vec<Vec<PodId>>,
+    /// Whether this scheduler believes each unit idle.
+    view_idle: Vec<bool>,
     /// Port ranges open per instance, for the security-group limit.
     open_ranges: Vec<u16>,
     holding: Vec<Holding>,
@@ -111,6 +114,7 @@ impl Scheduler {
             rng,
             workers: Station::new(workers),
             idle,
+            view_idle: vec![true; fleet.pod_count()],
             open_ranges: vec![0; fleet.instance_count()],
             holding: vec![Holding::Nothing; devices as usize],
             owner: vec![app; devices as usize],
@@ -234,6 +238,7 @@ impl Scheduler {
             request,
             request_id: self.new_request_id(),
             attempt: 0,
+            first_region: 0,
         };
         if let Some(outcome) = request.rejected {
             return self.fail(&p, outcome, Detail::None, ctx);
@@ -310,12 +315,56 @@ impl Scheduler {
             return self.fail(&p, outcome, detail, ctx);
         }
         self.set_holding(p.request.device, Holding::Placing(kind));
-        self.attempt(Placing { attempt: 1, ..p }, kind, ctx);
+        self.attempt(p, kind, ctx);
+    }
+
+    /// Records how a placement that tried `p.attempt` units ended.
+    fn record_attempts(&self, p: &Placing, granted: bool, ctx: &mut Ctx<'_>) {
+        if p.attempt > 0 {
+            ctx.record(Observation::Attempts {
+                region: p.first_region,
+                action: p.request.action,
+                attempts: p.attempt,
+                conflicts: p.attempt - u8::from(granted),
+            });
+        }
+    }
+
+    /// Records how a placement was decided: `pod` granted, or none and
+    /// `NoIdleResource`.
+    fn record_placement(&mut self, p: &Placing, pod: Option<PodId>, ctx: &mut Ctx<'_>) {
+        let Some((city, isp)) = self.locate(&p.request, &ctx.env.geo) else {
+            return;
+        };
+        let fleet = &ctx.env.fleet;
+        let key = self.cache_region_order(city, isp, fleet, &ctx.env.geo);
+        let allowed = p
+            .request
+            .strategy
+            .map(|s| &ctx.env.strategies[s as usize].regions);
+        let order = self.order[key].as_deref().unwrap_or_default();
+        let Some(&home) = order.iter().find(|r| allowed.is_none_or(|a| a.contains(r))) else {
+            return;
+        };
+        let placed = pod.map(|pod| fleet.pod_region(pod));
+        let distance_km = placed.map_or(0.0, |r| {
+            let c = &ctx.env.geo.cities()[city as usize];
+            let region = &fleet.regions()[r as usize];
+            distance_km(c.latitude, c.longitude, region.lat, region.lon)
+        });
+        ctx.record(Observation::Placement {
+            action: p.request.action,
+            home,
+            placed,
+            distance_km,
+        });
     }
 
     /// Takes the nearest idle unit from the view and asks its node for it.
-    fn attempt(&mut self, p: Placing, kind: UnitKind, ctx: &mut Ctx<'_>) {
+    fn attempt(&mut self, mut p: Placing, kind: UnitKind, ctx: &mut Ctx<'_>) {
         let Some(pod) = self.take_nearest(&p.request, kind, ctx) else {
+            self.record_attempts(&p, false, ctx);
+            self.record_placement(&p, None, ctx);
             self.set_holding(p.request.device, Holding::Nothing);
             return self.fail(&p, Outcome::NoIdleResource, Detail::None, ctx);
         };
@@ -323,7 +372,8 @@ impl Scheduler {
         if let Some(limit) = ctx.env.security_group_limit
             && u32::from(self.open_ranges[inst]) >= limit
         {
-            self.give_back(pod, ctx);
+            self.mark_idle(pod, ctx);
+            self.record_attempts(&p, false, ctx);
             self.set_holding(p.request.device, Holding::Nothing);
             return self.fail(
                 &p,
@@ -332,6 +382,10 @@ impl Scheduler {
                 ctx,
             );
         }
+        if p.attempt == 0 {
+            p.first_region = ctx.env.fleet.pod_region(pod);
+        }
+        p.attempt += 1;
         self.open_ranges[inst] += 1;
         let op = if kind == UnitKind::Pod {
             NodeOp::Activate
@@ -348,21 +402,52 @@ impl Scheduler {
             .map(|s| &ctx.env.strategies[s as usize].regions);
         let key = self.cache_region_order(city, isp, &ctx.env.fleet, &ctx.env.geo);
         let order = self.order[key].as_deref().unwrap_or_default();
-        let idle = &mut self.idle;
-        let region = order
+        for &r in order
             .iter()
-            .copied()
             .filter(|r| allowed.is_none_or(|a| a.contains(r)))
-            .find(|&r| !idle[r as usize * 2 + kind.index()].is_empty())?;
-        idle[region as usize * 2 + kind.index()].pop()
+        {
+            let pool = &mut self.idle[r as usize * 2 + kind.index()];
+            // A unit drawn at random, so that replicas with the same view do
+            // not all reach for the same one; entries the view has since seen
+            // taken are dropped on the way.
+            while !pool.is_empty() {
+                let pod = pool.swap_remove(self.rng.random_range(0..pool.len()));
+                if self.view_idle[pod as usize] {
+                    self.view_idle[pod as usize] = false;
+                    return Some(pod);
+                }
+            }
+        }
+        None
+    }
+
+    /// Marks `pod` idle in the view.
+    fn mark_idle(&mut self, pod: PodId, ctx: &Ctx<'_>) {
+        if !self.view_idle[pod as usize] {
+            self.view_idle[pod as usize] = true;
+            let fleet = &ctx.env.fleet;
+            self.idle[fleet.pod_region(pod) as usize * 2 + fleet.unit_kind(pod).index()].push(pod);
+        }
     }
 
     /// Returns `pod` to the view's idle pool and closes its port range.
     fn give_back(&mut self, pod: PodId, ctx: &Ctx<'_>) {
-        let fleet = &ctx.env.fleet;
-        let inst = fleet.instance_of(pod) as usize;
+        let inst = ctx.env.fleet.instance_of(pod) as usize;
         self.open_ranges[inst] = self.open_ranges[inst].saturating_sub(1);
-        self.idle[fleet.pod_region(pod) as usize * 2 + fleet.unit_kind(pod).index()].push(pod);
+        self.mark_idle(pod, ctx);
+    }
+
+    /// Applies a node's report of which of its units are idle.
+    fn apply_report(&mut self, node: crate::fleet::NodeId, word: u32, idle: u64, ctx: &Ctx<'_>) {
+        let (first, end) = ctx.env.fleet.node_pods(node);
+        let from = first + 64 * word;
+        for pod in from..end.min(from + 64) {
+            if idle & (1 << (pod - from)) != 0 {
+                self.mark_idle(pod, ctx);
+            } else {
+                self.view_idle[pod as usize] = false;
+            }
+        }
     }
 
     fn confirm(&mut self, p: Placing, held: Holding, ctx: &mut Ctx<'_>) {
@@ -431,27 +516,35 @@ impl Scheduler {
         let results = p.request.commands;
         match (op, answer.granted) {
             (NodeOp::Activate, true) => {
+                self.record_attempts(&p, true, ctx);
+                self.record_placement(&p, Some(pod), ctx);
                 self.set_holding(device, Holding::Pod(pod));
                 self.reply(&p, Outcome::Ok, Detail::None, Some(pod), results, ctx);
             }
             (NodeOp::Lock, true) => {
+                self.record_attempts(&p, true, ctx);
+                self.record_placement(&p, Some(pod), ctx);
                 self.set_holding(device, Holding::Locked(pod));
                 self.reply(&p, Outcome::Ok, Detail::None, Some(pod), 0, ctx);
             }
             (NodeOp::Activate | NodeOp::Lock, false) => {
                 // Taken by someone else: the unit is not idle, so it stays out of the view.
-                let inst = ctx.env.fleet.instance_of(pod) as usize;
+                let fleet = &ctx.env.fleet;
+                let inst = fleet.instance_of(pod) as usize;
                 self.open_ranges[inst] = self.open_ranges[inst].saturating_sub(1);
+                let node = fleet.pod_node(pod);
+                ctx.record(Observation::Refused {
+                    node,
+                    action: p.request.action,
+                });
                 if p.attempt >= ctx.env.max_attempts {
+                    self.record_attempts(&p, false, ctx);
+                    self.record_placement(&p, None, ctx);
                     self.set_holding(device, Holding::Nothing);
                     self.fail(&p, Outcome::NoIdleResource, Detail::None, ctx);
                 } else {
-                    let next = Placing {
-                        attempt: p.attempt + 1,
-                        ..p
-                    };
                     let backoff = ctx.env.retry_backoff.sample(&mut self.rng);
-                    ctx.send(Addr::Scheduler(self.id), backoff, Msg::Retry(next));
+                    ctx.send(Addr::Scheduler(self.id), backoff, Msg::Retry(p));
                 }
             }
             (NodeOp::Confirm, true) => {
@@ -530,6 +623,9 @@ impl Actor for Scheduler {
             }
             Msg::FromNode(answer) => self.on_node_answer(answer, ctx),
             Msg::LockExpired { pod, device } => self.on_lock_expired(pod, device, ctx),
+            Msg::UnitChanged { pod, idle: true } => self.mark_idle(pod, ctx),
+            Msg::UnitChanged { pod, idle: false } => self.view_idle[pod as usize] = false,
+            Msg::ViewReport { node, word, idle } => self.apply_report(node, word, idle, ctx),
             _ => {}
         }
     }

@@ -147,9 +147,22 @@ pub struct SessionSource {
     next_open: Option<SimTime>,
     /// Flash crowds with their next arrival.
     flashes: Vec<(FlashClock, Option<SimTime>)>,
+    /// Sessions begun so far.
+    sessions: u32,
 }
 
 impl SessionSource {
+    /// Begins a session on `device`, numbering it for round-robin routing.
+    fn begin(&mut self, device: DeviceId, mut spec: SessionSpec, ctx: &mut Ctx<'_>) {
+        spec.turn = self.sessions;
+        self.sessions = self.sessions.wrapping_add(1);
+        ctx.send(
+            Addr::Device(device),
+            SimDuration::ZERO,
+            Msg::BeginSession(spec),
+        );
+    }
+
     /// A source running `load` over the devices of `idle`.
     pub fn new(load: Load, idle: IdlePools, rng: Pcg64Mcg) -> SessionSource {
         SessionSource {
@@ -159,6 +172,7 @@ impl SessionSource {
             open: None,
             next_open: None,
             flashes: Vec::new(),
+            sessions: 0,
         }
     }
 
@@ -227,7 +241,7 @@ impl SessionSource {
     fn arrive(&mut self, ctx: &mut Ctx<'_>) {
         ctx.record(Observation::Arrival);
         match self.idle.take(&mut self.rng) {
-            Some(d) => begin(d, SessionSpec::default(), ctx),
+            Some(d) => self.begin(d, SessionSpec::default(), ctx),
             None => ctx.record(Observation::ArrivalLost),
         }
     }
@@ -239,7 +253,7 @@ impl SessionSource {
             None => self.idle.take(&mut self.rng),
         };
         match chosen {
-            Some(d) => begin(d, spec, ctx),
+            Some(d) => self.begin(d, spec, ctx),
             None => ctx.record(Observation::ArrivalLost),
         }
     }
@@ -255,14 +269,6 @@ impl SessionSource {
     }
 }
 
-fn begin(device: DeviceId, spec: SessionSpec, ctx: &mut Ctx<'_>) {
-    ctx.send(
-        Addr::Device(device),
-        SimDuration::ZERO,
-        Msg::BeginSession(spec),
-    );
-}
-
 impl Actor for SessionSource {
     fn handle(&mut self, msg: Msg, ctx: &mut Ctx<'_>) {
         match msg {
@@ -270,7 +276,7 @@ impl Actor for SessionSource {
             Msg::NextArrival => self.on_timer(ctx),
             Msg::ThinkOver(d) => {
                 ctx.record(Observation::Arrival);
-                begin(d, SessionSpec::default(), ctx);
+                self.begin(d, SessionSpec::default(), ctx);
             }
             Msg::TraceArrival { device, spec } => self.on_trace(device, spec, ctx),
             Msg::SessionOver(d) => self.on_session_over(d, ctx),

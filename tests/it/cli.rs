@@ -22,10 +22,7 @@ fn text(bytes: &[u8]) -> String {
 fn run_writes_summary_csv_with_the_documented_columns() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = shipped("erlang-b");
-    let out = ensim(
-        &["run", scenario.to_str().unwrap(), "--seed", "5"],
-        dir.path(),
-    );
+    let out = ensim(&["run", scenario.to_str().unwrap()], dir.path());
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let summary = dir.path().join("results/erlang-b/summary.csv");
     assert!(

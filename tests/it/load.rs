@@ -67,11 +67,8 @@ struct Observed {
 fn observe(s: &Scenario) -> Observed {
     let (mut world, env) = World::build(s);
     let end = SimTime::ZERO + s.duration;
-    let mut driver = Driver::new(
-        Recorder::new(&s.fleet, s.warmup),
-        end,
-        &ensim::engine::world::STARTERS,
-    );
+    let starters = world.starters(true);
+    let mut driver = Driver::new(Recorder::new(&s.fleet, s.warmup), end, &starters);
     let mut effects = Vec::new();
     let mut arrivals = Vec::new();
     let mut begun = Vec::new();

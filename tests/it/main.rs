@@ -3,10 +3,13 @@
 
 mod api;
 mod cli;
+mod contention;
 mod determinism;
 mod erlang;
 mod flows;
 mod load;
+mod planning;
+mod reports;
 mod retry;
 mod support;
 mod trace;

@@ -81,10 +81,10 @@ backend_error_rate = 0.3"#,
     // A chain that fails has used all 3 retries, after backoffs of 100, 200
     // and 400 ms: 700 ms from its first send, exactly.
     assert_eq!(failed.retries, 3 * failed.latency.count());
-    assert_eq!(failed.latency.max_ns, 700_000_000);
+    assert_eq!(failed.latency.stats.max, 700_000_000);
     assert_eq!(failed.latency.mean_ms(), 700.0);
     // A chain that succeeds took 0, 1, 2 or 3 retries: 0, 100, 300 or 700 ms.
-    assert!(ok.latency.max_ns <= 700_000_000);
+    assert!(ok.latency.stats.max <= 700_000_000);
 
     // Each attempt fails independently with p = 0.3, so a chain fails with
     // p^4 and takes k retries with p^k (1 - p) if it succeeds: the failed
@@ -110,7 +110,7 @@ backend_error_rate = 0.3"#,
     // Stops never fail: one attempt per chain, no retries.
     let stops = chain(&m, Action::Stop, Outcome::Ok).unwrap();
     assert_eq!(stops.retries, 0);
-    assert_eq!(stops.latency.max_ns, 0);
+    assert_eq!(stops.latency.stats.max, 0);
 }
 
 #[test]
@@ -129,7 +129,7 @@ retry = { max_retries = 5, base_ms = 200, cap_ms = 2000, jitter = "full", on = [
     let ok = chain(&m, Action::Start, Outcome::Ok).unwrap();
     assert!(ok.retries > 0);
     assert!(m.count(Action::Start, Outcome::NoIdleResource) > 0);
-    assert!(ok.latency.max_ns > 0);
+    assert!(ok.latency.stats.max > 0);
     let attempts = m.total(Action::Start);
     let chains: u64 = m
         .chains
@@ -158,7 +158,10 @@ fn without_a_retry_policy_nothing_is_retried_and_no_chains_are_kept() {
         .iter()
         .map(|f| f.0)
         .collect();
-    assert_eq!(names, ["summary.csv", "capacity.csv"]);
+    assert!(
+        names.contains(&"summary.csv") && !names.contains(&"chains.csv"),
+        "{names:?}"
+    );
 }
 
 #[test]
