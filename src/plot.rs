@@ -470,6 +470,8 @@ struct OverTime<'a> {
     y_desc: &'a str,
     time: Range<f64>,
     warmup: Option<f64>,
+    /// Whether values decades apart go on a log axis.
+    log_if_wide: bool,
 }
 
 /// Draws `lines` over time on `area`, with their legend on the right.
@@ -479,14 +481,7 @@ fn draw_over_time(
     how: OverTime<'_>,
     lines: &[Line],
 ) -> Result<(), PlotError> {
-    let OverTime {
-        caption,
-        y_desc,
-        time,
-        warmup,
-    } = how;
-    let e = draw_error(file);
-    let warmup = warmup.filter(|w| time.contains(w));
+    let warmup = how.warmup.filter(|w| how.time.contains(w));
     let mut keys: Vec<_> = warmup
         .map(|_| ("end of warm-up".to_string(), GREY, 1, true))
         .into_iter()
@@ -497,49 +492,94 @@ fn draw_over_time(
             .map(|l| (l.label.clone(), l.colour, l.width, false)),
     );
     let area = with_legend(area, &keys, file)?;
-    let y_max = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max);
-    let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
-    let mut chart = ChartBuilder::on(&area)
-        .caption(caption, CAPTION)
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(80)
-        .build_cartesian_2d(time.clone(), 0f64..y_max)
-        .map_err(|x| e(x.to_string()))?;
-    chart
-        .configure_mesh()
-        .x_desc("simulated time (s)")
-        .y_desc(y_desc)
-        .x_label_formatter(&|x| tick(*x))
-        .y_label_formatter(&|y| tick(*y))
-        .x_max_light_lines(1)
-        .y_max_light_lines(1)
-        .label_style(LABEL)
-        .axis_desc_style(LABEL)
-        .draw()
-        .map_err(|x| e(x.to_string()))?;
-    if let Some(w) = warmup {
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(w, 0.0), (w, y_max)],
-                6,
-                4,
-                GREY.stroke_width(1),
-            ))
-            .map_err(|x| e(x.to_string()))?;
+    let values = || lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+    let y_max = values().fold(0.0f64, f64::max);
+    let y_min = values().filter(|v| *v > 0.0).fold(f64::MAX, f64::min);
+    let frame = TimeFrame {
+        area: &area,
+        file,
+        how: &how,
+        warmup,
+        lines,
+    };
+    if how.log_if_wide && y_max > 100.0 * y_min {
+        let desc = match how.y_desc.strip_suffix(')') {
+            Some(head) => format!("{head}, log scale)"),
+            None => format!("{} (log scale)", how.y_desc),
+        };
+        frame.draw((y_min / 1.5)..(y_max * 1.5), true, &desc)
+    } else {
+        let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
+        frame.draw(0f64..y_max, false, how.y_desc)
     }
-    for line in lines {
-        chart
-            .draw_series(LineSeries::new(
-                line.points.iter().copied(),
-                line.colour.stroke_width(line.width),
-            ))
-            .map_err(|x| e(x.to_string()))?;
+}
+
+/// A chart over time being drawn.
+struct TimeFrame<'a, 'b> {
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    file: &'a str,
+    how: &'a OverTime<'a>,
+    warmup: Option<f64>,
+    lines: &'a [Line],
+}
+
+impl TimeFrame<'_, '_> {
+    /// Draws the lines with `y` from `y_range`, on a log axis if `log`
+    /// (where points at zero are left out).
+    fn draw(self, y_range: Range<f64>, log: bool, y_desc: &str) -> Result<(), PlotError> {
+        if log {
+            self.draw_on(y_range.clone().log_scale(), y_range, log, y_desc)
+        } else {
+            self.draw_on(y_range.clone(), y_range, log, y_desc)
+        }
     }
-    Ok(())
+
+    fn draw_on<Y>(self, y: Y, y_range: Range<f64>, log: bool, y_desc: &str) -> Result<(), PlotError>
+    where
+        Y: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+        Y::CoordDescType: plotters::coord::ranged1d::ValueFormatter<f64>,
+    {
+        let e = draw_error(self.file);
+        let mut chart = ChartBuilder::on(self.area)
+            .caption(self.how.caption, CAPTION)
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(self.how.time.clone(), y)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated time (s)")
+            .y_desc(y_desc)
+            .x_label_formatter(&|x| tick(*x))
+            .y_label_formatter(&|y| tick(*y))
+            .x_max_light_lines(1)
+            .y_max_light_lines(1)
+            .label_style(LABEL)
+            .axis_desc_style(LABEL)
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        if let Some(w) = self.warmup {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(w, y_range.start), (w, y_range.end)],
+                    6,
+                    4,
+                    GREY.stroke_width(1),
+                ))
+                .map_err(|x| e(x.to_string()))?;
+        }
+        for line in self.lines {
+            let points = line.points.iter().copied().filter(|p| !log || p.1 > 0.0);
+            chart
+                .draw_series(LineSeries::new(
+                    points,
+                    line.colour.stroke_width(line.width),
+                ))
+                .map_err(|x| e(x.to_string()))?;
+        }
+        Ok(())
+    }
 }
 
 /// Points drawn per line over time at most; longer series are averaged
@@ -695,6 +735,7 @@ fn draw_utilisation(t: &Table, warmup: Option<f64>) -> Result<Vec<u8>, PlotError
             y_desc: "busy units (%)",
             time: time.clone(),
             warmup,
+            log_if_wide: false,
         };
         draw_over_time(&top, FILE, how, &lines)?;
         let caption = format!("devices in a session at the end of each interval{note}");
@@ -703,6 +744,7 @@ fn draw_utilisation(t: &Table, warmup: Option<f64>) -> Result<Vec<u8>, PlotError
             y_desc: "devices",
             time,
             warmup,
+            log_if_wide: false,
         };
         draw_over_time(&bottom, FILE, how, &sessions)?;
         root.present()
@@ -758,6 +800,7 @@ fn draw_outcomes(t: &Table, warmup: Option<f64>) -> Result<Vec<u8>, PlotError> {
             y_desc: "per second",
             time: time.clone(),
             warmup,
+            log_if_wide: false,
         };
         draw_over_time(&top, FILE, how, &lines)?;
         let caption = format!("latency of the answers received in each interval, per action{note}");
@@ -766,6 +809,7 @@ fn draw_outcomes(t: &Table, warmup: Option<f64>) -> Result<Vec<u8>, PlotError> {
             y_desc: "latency (ms)",
             time,
             warmup,
+            log_if_wide: true,
         };
         draw_over_time(&bottom, FILE, how, &latency)?;
         root.present()
@@ -909,7 +953,11 @@ fn draw_contention(t: &Table) -> Result<Vec<u8>, PlotError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH + 100, height)).into_drawing_area();
-        let title = format!("Lock contention of placements per region: {which}");
+        let title = if quiet {
+            "Lock contention of placements per region".to_string()
+        } else {
+            format!("Lock contention of placements per region: {which}")
+        };
         let area = titled(&root, &title, FILE)?;
         if quiet {
             let text = if rows.is_empty() {
@@ -940,6 +988,125 @@ fn draw_contention(t: &Table) -> Result<Vec<u8>, PlotError> {
         }
         root.present()
             .map_err(|x| draw_error(FILE)(x.to_string()))?;
+    }
+    Ok(svg.into_bytes())
+}
+
+/// A point of a sweep chart: the key's value, the mean, the interval's ends.
+type SweepPoint = (f64, f64, f64, f64);
+
+/// `sweep.svg`: each figure of a `sweep.csv` that has values, against the
+/// varied key, one panel per figure: the mean at each point with its 95%
+/// interval as a bar.
+pub fn sweep_chart(key: &str, sweep_csv: &[u8]) -> Result<Vec<u8>, PlotError> {
+    const FILE: &str = "sweep.svg";
+    let e = draw_error(FILE);
+    let csv_err = |message: String| PlotError::Csv {
+        file: "sweep.csv".into(),
+        message,
+    };
+    let mut r = csv::Reader::from_reader(sweep_csv);
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|x| csv_err(x.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows: Vec<csv::StringRecord> = r
+        .records()
+        .collect::<Result<_, _>>()
+        .map_err(|x| csv_err(x.to_string()))?;
+    let num =
+        |rec: &csv::StringRecord, col: usize| rec.get(col).and_then(|s| s.parse::<f64>().ok());
+    let x_col = header
+        .iter()
+        .position(|h| h == key)
+        .ok_or_else(|| csv_err(format!("no column {key}")))?;
+    // (figure, points of (x, mean, low, high))
+    let mut panels: Vec<(String, Vec<SweepPoint>)> = Vec::new();
+    for (c, h) in header.iter().enumerate() {
+        let Some(figure) = h.strip_suffix("_mean") else {
+            continue;
+        };
+        let points: Vec<SweepPoint> = rows
+            .iter()
+            .filter_map(|rec| {
+                let (x, m) = (num(rec, x_col)?, num(rec, c)?);
+                Some((
+                    x,
+                    m,
+                    num(rec, c + 1).unwrap_or(m),
+                    num(rec, c + 2).unwrap_or(m),
+                ))
+            })
+            .collect();
+        if !points.is_empty() {
+            panels.push((figure.to_string(), points));
+        }
+    }
+    if panels.is_empty() {
+        return Err(csv_err("no figure has values to plot".into()));
+    }
+    let cols = 2usize;
+    let rows_n = panels.len().div_ceil(cols);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 60 + 330 * rows_n as u32))
+            .into_drawing_area();
+        let body = titled(
+            &root,
+            &format!("Sweep of {key}: mean and 95% interval per point"),
+            FILE,
+        )?;
+        for (area, (figure, points)) in body.split_evenly((rows_n, cols)).iter().zip(&panels) {
+            let (x0, x1) = points
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+            let (y0, y1) = points
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.2), b.max(p.3)));
+            let pad_x = if x1 > x0 { (x1 - x0) * 0.05 } else { 1.0 };
+            let pad_y = if y1 > y0 {
+                (y1 - y0) * 0.1
+            } else {
+                y1.abs().max(1.0) * 0.1
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(figure, CAPTION)
+                .margin(12)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .build_cartesian_2d(
+                    (x0 - pad_x)..(x1 + pad_x),
+                    (y0 - pad_y).min(0.0f64.max(y0 - pad_y))..(y1 + pad_y),
+                )
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .configure_mesh()
+                .x_desc(key)
+                .y_desc(figure)
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .label_style(LABEL)
+                .axis_desc_style(LABEL)
+                .draw()
+                .map_err(|x| e(x.to_string()))?;
+            let c = colour(0);
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, p.1)),
+                    c.stroke_width(2),
+                ))
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|p| ErrorBar::new_vertical(p.0, p.2, p.1, p.3, c.filled(), 8)),
+                )
+                .map_err(|x| e(x.to_string()))?;
+        }
+        root.present().map_err(|x| e(x.to_string()))?;
     }
     Ok(svg.into_bytes())
 }

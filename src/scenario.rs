@@ -104,6 +104,9 @@ pub struct RawScenario {
     /// What the reports show.
     #[serde(default)]
     pub report: RawReport,
+    /// Service levels the run must meet, such as `"Start.p99_ms < 1500"`.
+    #[serde(default)]
+    pub service_levels: Vec<String>,
 }
 
 /// `[report]`: what the reports show.
@@ -539,6 +542,8 @@ pub struct Scenario {
     pub raw: RawScenario,
     /// Simulated time per row of the time series.
     pub report_interval: SimDuration,
+    /// Service levels the run must meet.
+    pub service_levels: Vec<crate::slo::ServiceLevel>,
 }
 
 /// The checked device population.
@@ -666,6 +671,15 @@ impl Scenario {
         let population = build_population(&raw.devices, &geo, &v)?;
         let workload = build_workload(&raw, &fleet, &population, &geo, &v)?;
         let latency = build_latency(&raw, &geo, &v)?;
+        let service_levels = raw
+            .service_levels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                l.parse()
+                    .map_err(|e| v.error(&format!("service_levels[{i}]"), format!("{e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Scenario {
             name,
@@ -679,6 +693,7 @@ impl Scenario {
             workload,
             latency,
             report_interval: SimDuration::from_secs_f64(raw.report.interval_s),
+            service_levels,
             raw,
         })
     }

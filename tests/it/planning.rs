@@ -147,3 +147,94 @@ fn the_95_percent_intervals_cover_erlang_b_about_95_times_in_100() {
     .count();
     assert!(misses <= 6, "{misses} of {blocks} intervals miss B(10, 5)");
 }
+
+fn ensim(args: &[&str], cwd: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ensim"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_fails_against_fewer_pods_or_a_slower_scheduler_and_passes_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(shipped("erlang-b"))
+        .unwrap()
+        .replace("duration_s = 20000", "duration_s = 4000");
+    let variants = [
+        ("same.toml", base.clone()),
+        (
+            "fewer.toml",
+            base.replace("pods_per_instance = 10", "pods_per_instance = 8"),
+        ),
+        (
+            "slower.toml",
+            base.replace(
+                "scheduler_processing = { dist = \"constant\", ms = 0 }",
+                "scheduler_processing = { dist = \"constant\", ms = 20 }",
+            ),
+        ),
+    ];
+    for (name, text) in &variants {
+        assert!(text != &base || *name == "same.toml", "{name} must differ");
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    for (out, file) in [
+        ("a", "same.toml"),
+        ("b", "same.toml"),
+        ("fewer", "fewer.toml"),
+        ("slower", "slower.toml"),
+    ] {
+        let o = ensim(&["run", file, "--out", out, "--quiet"], dir.path());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let code = |baseline: &str| {
+        ensim(&["check", "a", "--baseline", baseline], dir.path())
+            .status
+            .code()
+    };
+    assert_eq!(
+        code("b"),
+        Some(0),
+        "a rerun of the same scenario and seed passes"
+    );
+    assert_eq!(code("fewer"), Some(1), "a baseline with fewer pods differs");
+    assert_eq!(
+        code("slower"),
+        Some(1),
+        "a baseline with a slower scheduler differs"
+    );
+    let o = ensim(&["check", "slower", "--baseline", "a"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("REGRESSED"),
+        "a slower scheduler is a regression"
+    );
+    assert_eq!(
+        ensim(&["check", "a", "--baseline", "nowhere"], dir.path())
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_missed_service_level_exits_1_and_an_unknown_one_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = shipped("erlang-b");
+    let s = s.to_str().unwrap();
+    let run = |slo: &str| ensim(&["run", s, "--out", "x", "--slo", slo], dir.path());
+    let met = run("NoIdleResource.rate < 0.05");
+    assert_eq!(
+        met.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&met.stderr)
+    );
+    assert!(String::from_utf8_lossy(&met.stdout).contains("met"));
+    assert_eq!(run("NoIdleResource.rate < 0.01").status.code(), Some(1));
+    let unknown = run("Start.p98_ms < 3");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("names no figure"));
+}
