@@ -40,6 +40,17 @@ fn status_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
+/// CPU seconds (user + system) this process has used, from
+/// `/proc/self/stat` (in clock ticks, assumed 100 a second as on Linux).
+fn cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the line; the name (field 2) is skipped above.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// `1234567.8` as `1,234,568`.
 fn grouped(v: f64) -> String {
     let digits = format!("{:.0}", v.abs());
@@ -82,8 +93,10 @@ fn run() -> Result<(), String> {
         &starters,
     );
     let started = Instant::now();
+    let cpu_before = cpu_s();
     let world = ensim::engine::plain::run(world, &env, &mut driver);
     let run_s = started.elapsed().as_secs_f64();
+    let run_cpu_s = cpu_s().zip(cpu_before).map(|(a, b)| a - b);
     let events = driver.events;
     let m = driver.recorder.finish(end);
     let requests: u64 = m.answers.iter().map(|a| a.count()).sum();
@@ -116,6 +129,13 @@ fn run() -> Result<(), String> {
         grouped(events as f64 / run_s),
         grouped(requests as f64 / (run_s + build_s)),
     );
+    if let Some(cpu) = run_cpu_s.filter(|c| *c > 0.0) {
+        println!(
+            "cpu time:     {cpu:.2} s for the simulation, {} requests per CPU second \
+             (wall time above this means the machine was busy with other work)",
+            grouped(requests as f64 / cpu)
+        );
+    }
     println!("peak memory:  {} (VmHWM of the whole process)", mib(peak));
     drop(world);
     Ok(())

@@ -49,6 +49,9 @@ pub struct EventQueue<E> {
     fine: Vec<Vec<Pending>>,
     /// Events in `fine`.
     in_fine: usize,
+    /// Bit `b` is set when `fine[b]` has events, so that empty buckets are
+    /// skipped a word at a time.
+    occupied: [u64; (FINE / 64) as usize],
     /// Block `k` in `block + 1 .. block + COARSE` is `coarse[k % COARSE]`.
     coarse: Vec<Vec<Pending>>,
     /// Events in `coarse`.
@@ -111,6 +114,7 @@ impl<E> EventQueue<E> {
             near: BinaryHeap::new(),
             fine: (0..FINE).map(|_| Vec::new()).collect(),
             in_fine: 0,
+            occupied: [0; (FINE / 64) as usize],
             coarse: (0..COARSE).map(|_| Vec::new()).collect(),
             in_coarse: 0,
             far: BinaryHeap::new(),
@@ -161,7 +165,9 @@ impl<E> EventQueue<E> {
         if b <= self.current {
             self.near.push(p);
         } else if block(b) == now_block {
-            self.fine[(b % FINE) as usize].push(p);
+            let i = (b % FINE) as usize;
+            self.fine[i].push(p);
+            self.occupied[i / 64] |= 1 << (i % 64);
             self.in_fine += 1;
         } else if block(b) - now_block < COARSE {
             self.coarse[(block(b) % COARSE) as usize].push(p);
@@ -175,9 +181,16 @@ impl<E> EventQueue<E> {
     /// nothing is pending after now.
     fn advance(&mut self) -> bool {
         while self.near.is_empty() {
-            if self.in_fine == 0 {
-                // Nothing left in this block: go to the last bucket before
-                // the next block that may have events.
+            if self.in_fine > 0 {
+                // The next occupied bucket of this block.
+                let from = (self.current % FINE + 1) as usize;
+                let next = self
+                    .next_occupied(from)
+                    .expect("in_fine counts events in later buckets of the block");
+                self.current = block(self.current) * FINE + next as u64;
+            } else {
+                // Nothing left in this block: enter the next block that may
+                // have events.
                 let next_block = if self.in_coarse > 0 {
                     block(self.current) + 1
                 } else {
@@ -186,18 +199,32 @@ impl<E> EventQueue<E> {
                         None => return false,
                     }
                 };
-                self.current = self.current.max(next_block * FINE - 1);
-            }
-            self.current += 1;
-            if self.current.is_multiple_of(FINE) {
+                self.current = next_block * FINE;
                 self.begin_block();
             }
             let i = (self.current % FINE) as usize;
             self.in_fine -= self.fine[i].len();
+            self.occupied[i / 64] &= !(1 << (i % 64));
             let bucket = &mut self.fine[i];
             self.near.extend(bucket.drain(..));
         }
         true
+    }
+
+    /// The first occupied fine bucket at or after `from`.
+    fn next_occupied(&self, from: usize) -> Option<usize> {
+        let mut w = from / 64;
+        if w >= self.occupied.len() {
+            return None;
+        }
+        let mut word = self.occupied[w] & (u64::MAX << (from % 64));
+        loop {
+            if word != 0 {
+                return Some(w * 64 + word.trailing_zeros() as usize);
+            }
+            w += 1;
+            word = *self.occupied.get(w)?;
+        }
     }
 
     /// Spreads the block that `current` just entered into fine buckets, and

@@ -294,3 +294,26 @@ fn a_vm_trace_needs_a_vm_class_and_a_whole_interval_start() {
         "{e}"
     );
 }
+
+#[test]
+fn the_shipped_trace_scenarios_run_from_the_command_line_and_write_their_reports() {
+    for name in ["azure-conv", "azure-vm"] {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = crate::support::shipped(name);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ensim"))
+            .args(["run", scenario.to_str().unwrap()])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let folder = dir.path().join("results").join(name);
+        for file in ["summary.csv", "capacity.csv"] {
+            let text = std::fs::read_to_string(folder.join(file)).unwrap();
+            assert!(text.lines().count() > 2, "{name}/{file}: {text}");
+        }
+    }
+}
