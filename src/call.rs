@@ -30,6 +30,8 @@ use crate::time::{SimDuration, SimTime};
 pub const MAX_ID_CHARS: usize = 128;
 /// Most `ServiceCommands` commands in one request.
 pub const MAX_COMMANDS: usize = 64;
+/// Latest `AtMs`, milliseconds (a year of virtual time).
+pub const MAX_AT_MS: f64 = 365.0 * 86_400_000.0;
 /// Longest `PreLockedTimeout`, seconds (a day).
 pub const MAX_LOCK_TIMEOUT_S: u64 = 86_400;
 
@@ -390,12 +392,14 @@ fn check(obj: &Map<String, Value>, fleet: &Fleet) -> Result<Checked, Rejection> 
 fn at_ms(obj: &Map<String, Value>) -> Result<Option<SimTime>, Rejection> {
     match obj.get("AtMs") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) if n.as_f64().is_some_and(|ms| ms >= 0.0 && ms.is_finite()) => Ok(
-            Some(SimTime::ZERO + SimDuration::from_millis_f64(n.as_f64().unwrap_or(0.0))),
-        ),
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|ms| (0.0..=MAX_AT_MS).contains(&ms)) => {
+            Ok(Some(
+                SimTime::ZERO + SimDuration::from_millis_f64(n.as_f64().unwrap_or(0.0)),
+            ))
+        }
         Some(other) => Err((
             Outcome::InvalidParameter,
-            format!("AtMs: {other} is not a number of milliseconds, zero or more"),
+            format!("AtMs: {other} is not a number of milliseconds from 0 to {MAX_AT_MS} (a year)"),
         )),
     }
 }

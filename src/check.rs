@@ -64,7 +64,9 @@ pub enum CheckError {
         why: String,
     },
     /// A tolerance is malformed.
-    #[error("--tolerance {0:?} is not FIGURE=RELATIVE[:ABSOLUTE], e.g. Start.p99_ms=0.1:5")]
+    #[error(
+        "--tolerance {0:?} is not FIGURE=RELATIVE[:ABSOLUTE] with a figure named as in README.md, \"Figures\", e.g. Start.p99_ms=0.1:5"
+    )]
     Tolerance(String),
 }
 
@@ -145,7 +147,7 @@ impl Tolerances {
         let (rel, abs) = v.split_once(':').unwrap_or((v, "0"));
         let relative: f64 = rel.trim().parse().map_err(|_| bad())?;
         let absolute: f64 = abs.trim().parse().map_err(|_| bad())?;
-        if !(relative >= 0.0 && absolute >= 0.0) {
+        if !(relative >= 0.0 && absolute >= 0.0 && crate::figures::is_known(name.trim())) {
             return Err(bad());
         }
         self.by_name

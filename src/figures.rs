@@ -188,3 +188,70 @@ pub fn higher_is_better(name: &str) -> bool {
 pub fn is_count_like(name: &str) -> bool {
     name.ends_with(".count") || name.ends_with(".rate") || name.ends_with(".rate_per_s")
 }
+
+const LATENCY_STATS: [&str; 8] = [
+    "count",
+    "rate_per_s",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+];
+const COUNT_STATS: [&str; 7] = ["count", "mean", "p50", "p90", "p99", "p999", "max"];
+
+/// True if `name` is a figure some report can have, whether or not this one
+/// measured it: a typo is never a figure.
+pub fn is_known(name: &str) -> bool {
+    if name == "arrivals" || name == "arrival_rate_per_s" {
+        return true;
+    }
+    let Some((prefix, stat)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let outcome = |s: &str| Outcome::ALL.iter().any(|o| o.name() == s);
+    let latency = LATENCY_STATS.contains(&stat);
+    match prefix {
+        "lock_wait" | "lock_hold" => latency,
+        "lock_attempts" | "conflicts" => COUNT_STATS.contains(&stat),
+        p if Action::parse(p).is_some() => latency,
+        p if outcome(p) => stat == "count" || stat == "rate",
+        p => p.split_once('.').is_some_and(|(a, o)| {
+            Action::parse(a).is_some() && outcome(o) && (latency || stat == "rate")
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_names_follow_the_grammar_and_typos_do_not() {
+        for name in [
+            "Start.Ok.p99_ms",
+            "Start.NoIdleResource.rate",
+            "PreSchedule.ens.interface.error.count",
+            "Start.InvalidParameter.ClientIp.rate",
+            "Start.p99_ms",
+            "NoIdleResource.rate",
+            "LimitExceeded.SecurityGroup.count",
+            "lock_wait.p99_ms",
+            "conflicts.mean",
+            "arrivals",
+        ] {
+            assert!(is_known(name), "{name}");
+        }
+        for name in [
+            "Strat.p99_ms",
+            "Start.p98_ms",
+            "Start.Okay.count",
+            "NoIdleResource.p99_ms",
+            "conflicts.mean_ms",
+            "x",
+        ] {
+            assert!(!is_known(name), "{name}");
+        }
+    }
+}

@@ -213,15 +213,23 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let bar = show_bar.then(|| progress_bar(scenario.duration));
     let levels = service_levels(&scenario, &args.slo)?;
+    anyhow::ensure!(args.replications >= 1, "--replications 0: give at least 1");
     let (out, estimates) = if args.replications > 1 {
         if let Some(b) = &bar {
             b.set_message(format!("{} replications", args.replications));
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let rep = replicate(&scenario, args.engine, args.replications, threads)?;
+        let rep = replicate(
+            &scenario,
+            args.engine,
+            args.replications,
+            threads,
+            Some(stop),
+        )?;
         let mut out = rep.first;
         out.measurements = rep.merged;
         out.events = rep.events;
+        out.partial = rep.partial;
         (out, Some(rep.estimates))
     } else {
         let watch = Watch {

@@ -840,8 +840,6 @@ impl Measurements {
             a.placements += b.placements;
             a.distance_km_sum += b.distance_km_sum;
         }
-        self.interval = None;
-        self.series.clear();
         for s in &other.answers {
             match self
                 .answers

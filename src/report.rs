@@ -686,7 +686,25 @@ pub fn run_folder(name: &str, changes: &[String]) -> PathBuf {
 /// Writes `files` into the folder `dir`, replacing it whole: they are
 /// written into a sibling folder first, which is then renamed into place, so
 /// a reader sees the old folder or the new one, never half of one.
+///
+/// An existing `dir` is replaced only if it is a folder that ensim wrote
+/// (it holds `summary.csv`, `sweep.csv` or `figures.csv`) or an empty one;
+/// anything else there is an error, so a mistyped `--out` never deletes a
+/// user's files.
 pub fn write_folder(dir: &Path, files: &[(&str, Vec<u8>)]) -> io::Result<()> {
+    if let Ok(meta) = fs::symlink_metadata(dir) {
+        let ours = meta.is_dir()
+            && (["summary.csv", "sweep.csv", "figures.csv"]
+                .iter()
+                .any(|f| dir.join(f).is_file())
+                || fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()));
+        if !ours {
+            return Err(io::Error::other(format!(
+                "{} exists and is not a results folder of ensim; name a new folder, or remove it first",
+                dir.display()
+            )));
+        }
+    }
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::figures::Figures;
+use crate::figures::{Figures, is_count_like, is_known};
 use crate::stats::Interval;
 
 /// A comparison.
@@ -74,7 +74,7 @@ pub enum SloError {
     Syntax(String),
     /// The report has no such figure.
     #[error(
-        "service level `{level}` names no figure of this report{hint}; see README.md, \"Figures\""
+        "service level `{level}` names no figure of this report{hint}; see README.md, \"Figures\", for the names"
     )]
     Unknown {
         /// The service level.
@@ -103,6 +103,12 @@ impl std::str::FromStr for ServiceLevel {
         let target: f64 = s[at + len..].trim().parse().map_err(|_| bad())?;
         if figure.is_empty() || figure.contains(char::is_whitespace) || !target.is_finite() {
             return Err(bad());
+        }
+        if !is_known(figure) {
+            return Err(SloError::Unknown {
+                level: s.trim().to_string(),
+                hint: String::new(),
+            });
         }
         Ok(ServiceLevel {
             figure: figure.to_string(),
@@ -167,6 +173,10 @@ impl ServiceLevel {
     }
 
     fn lookup(&self, figures: &Figures) -> Result<f64, SloError> {
+        // A count or share of something that never happened is zero.
+        if is_known(&self.figure) && is_count_like(&self.figure) {
+            return Ok(figures.get(&self.figure).unwrap_or(0.0));
+        }
         figures.get(&self.figure).ok_or_else(|| {
             let stem = self.figure.split('.').next().unwrap_or_default();
             let similar: Vec<&str> = figures
@@ -204,8 +214,11 @@ mod tests {
             (l.figure.as_str(), l.op, l.target),
             ("Start.p99_ms", Op::Lt, 1500.0)
         );
-        assert_eq!("x<=1".parse::<ServiceLevel>().unwrap().op, Op::Le);
-        assert_eq!("x >= 2e3".parse::<ServiceLevel>().unwrap().target, 2000.0);
+        assert_eq!("arrivals<=1".parse::<ServiceLevel>().unwrap().op, Op::Le);
+        assert_eq!(
+            "arrivals >= 2e3".parse::<ServiceLevel>().unwrap().target,
+            2000.0
+        );
         assert!("Start.p99_ms 1500".parse::<ServiceLevel>().is_err());
         assert!("< 3".parse::<ServiceLevel>().is_err());
         assert!("a b < 3".parse::<ServiceLevel>().is_err());
@@ -230,12 +243,25 @@ mod tests {
                 .unwrap()
                 .met
         );
-        let err = "Start.p98_ms < 3"
+        assert!(
+            "Start.p98_ms < 3".parse::<ServiceLevel>().is_err(),
+            "a typo is refused when read"
+        );
+        let err = "Start.p90_ms < 3"
             .parse::<ServiceLevel>()
             .unwrap()
             .check(&f)
             .unwrap_err();
         assert!(err.to_string().contains("Start.p99_ms"), "{err}");
+        let zero = "Start.NoIdleResource.rate < 0.01"
+            .parse::<ServiceLevel>()
+            .unwrap()
+            .check(&f)
+            .unwrap();
+        assert!(
+            zero.met && zero.value == 0.0,
+            "a share of what never happened is zero"
+        );
     }
 
     #[test]

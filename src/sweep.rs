@@ -81,8 +81,9 @@ impl std::str::FromStr for Vary {
             return Err(err("the key is empty or has an empty part"));
         }
         let values = match spec.split_once("..") {
-            Some((from, rest)) => range(from, rest)
-                .ok_or_else(|| err("a range is from..to or from..to:step, with step > 0"))?,
+            Some((from, rest)) => range(from, rest).ok_or_else(|| {
+                err("a range is from..to or from..to:step, with step > 0 and at most 10000 values")
+            })?,
             None => spec.split(',').map(|v| scalar(v.trim())).collect(),
         };
         if values.is_empty() || values.len() > 10_000 {
@@ -103,6 +104,9 @@ fn scalar(v: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(v.to_string()))
 }
 
+/// Most values one `--vary` may give.
+const MAX_VALUES: usize = 10_000;
+
 fn range(from: &str, rest: &str) -> Option<Vec<toml::Value>> {
     let (to, step) = match rest.split_once(':') {
         Some((to, step)) => (to, Some(step)),
@@ -113,12 +117,19 @@ fn range(from: &str, rest: &str) -> Option<Vec<toml::Value>> {
         scalar(to.trim()),
         step.map(|s| scalar(s.trim())),
     );
+    // A range of more than MAX_VALUES values is refused before it is built.
+    let too_many = |a: f64, b: f64, k: f64| (b - a) / k >= MAX_VALUES as f64;
     match (from, to, step) {
+        (toml::Value::Integer(a), toml::Value::Integer(b), None)
+            if too_many(a as f64, b as f64, 1.0) =>
+        {
+            None
+        }
         (toml::Value::Integer(a), toml::Value::Integer(b), None) if a <= b => {
             Some((a..=b).map(toml::Value::Integer).collect())
         }
         (toml::Value::Integer(a), toml::Value::Integer(b), Some(toml::Value::Integer(k)))
-            if a <= b && k > 0 =>
+            if a <= b && k > 0 && !too_many(a as f64, b as f64, k as f64) =>
         {
             Some(
                 (a..=b)
@@ -133,7 +144,7 @@ fn range(from: &str, rest: &str) -> Option<Vec<toml::Value>> {
                 b.as_float().or(b.as_integer().map(|i| i as f64))?,
                 k.as_float().or(k.as_integer().map(|i| i as f64))?,
             );
-            if !(k > 0.0 && a <= b) {
+            if !(k > 0.0 && a <= b) || too_many(a, b, k) {
                 return None;
             }
             let n = ((b - a) / k + 1e-9).floor() as usize;
@@ -297,7 +308,13 @@ pub fn run_point(
     if let Some(seed) = opts.seed {
         scenario.seed = seed;
     }
-    let result = replicate(&scenario, opts.engine, opts.replications, opts.threads)?;
+    let result = replicate(
+        &scenario,
+        opts.engine,
+        opts.replications,
+        opts.threads,
+        None,
+    )?;
     let means = result.mean_figures();
     let verdicts = opts
         .levels

@@ -219,6 +219,7 @@ pub(super) fn build_load(
         (Some(a), _) => build_process(a, v)?,
         (None, Some(rate)) => {
             v.positive("workload.arrival_rate_per_s", rate, "sessions per second")?;
+            self::rate(v, "workload.arrival_rate_per_s", rate)?;
             Process::Poisson {
                 mean_gap: SimDuration::from_secs_f64(1.0 / rate),
             }
@@ -252,10 +253,16 @@ pub(super) fn build_load(
     })
 }
 
+/// The highest rate of sessions a scenario may ask for: beyond it the mean
+/// gap between arrivals is under 100 ns and the run could not finish.
+pub const MAX_RATE_PER_S: f64 = 1e7;
+
 fn rate(v: &Checker, key: &str, r: f64) -> Result<(), ScenarioError> {
-    v.ensure(r.is_finite() && r >= 0.0, key, || {
-        format!("{r} is not allowed; give sessions per second, zero or more")
-    })
+    v.ensure(
+        r.is_finite() && (0.0..=MAX_RATE_PER_S).contains(&r),
+        key,
+        || format!("{r} is not allowed; give sessions per second from 0 to {MAX_RATE_PER_S}"),
+    )
 }
 
 fn build_process(a: &RawArrivals, v: &Checker) -> Result<Process, ScenarioError> {
@@ -272,12 +279,14 @@ fn build_process(a: &RawArrivals, v: &Checker) -> Result<Process, ScenarioError>
     Ok(match a {
         RawArrivals::Poisson { rate_per_s } => {
             v.positive(&k("rate_per_s"), *rate_per_s, "sessions per second")?;
+            rate(v, &k("rate_per_s"), *rate_per_s)?;
             Process::Poisson {
                 mean_gap: SimDuration::from_secs_f64(1.0 / rate_per_s),
             }
         }
         RawArrivals::Constant { rate_per_s } => {
             v.positive(&k("rate_per_s"), *rate_per_s, "sessions per second")?;
+            rate(v, &k("rate_per_s"), *rate_per_s)?;
             profile(vec![flat(0.0, *rate_per_s)], None, 0.0, Spacing::Even)
         }
         RawArrivals::Ramp {

@@ -273,3 +273,15 @@ fn answers_are_enums_of_placement_or_error() {
         Answer::Placement(_)
     ));
 }
+
+#[test]
+fn an_at_ms_beyond_a_year_is_an_error_answer() {
+    let mut s = session();
+    let a = call(&mut s, "d1", "Start", json!({"AtMs": 1e30}));
+    assert_eq!(a["Code"], "InvalidParameter", "{a}");
+    assert!(a["Message"].as_str().unwrap().contains("AtMs"));
+    assert_eq!(
+        verdict(&call(&mut s, "d1", "Start", json!({"AtMs": 1000}))),
+        "Ok:false"
+    );
+}

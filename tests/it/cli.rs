@@ -53,6 +53,7 @@ fn rerunning_replaces_the_results_folder_whole() {
     let scenario = shipped("erlang-b");
     let folder = dir.path().join("out");
     std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("summary.csv"), "an earlier run").unwrap();
     std::fs::write(folder.join("stale.csv"), "old").unwrap();
     let out = ensim(
         &["run", scenario.to_str().unwrap(), "--out", "out", "--quiet"],
@@ -272,4 +273,44 @@ fn a_bad_line_gets_an_error_answer_and_the_next_lines_are_still_answered() {
     assert_eq!(a[2]["Code"], "InvalidParameter.Uuid");
     assert_eq!(a[3]["Code"], "InvalidParameter");
     assert_eq!(a[4]["RequestRepeated"], "false");
+}
+
+#[test]
+fn out_never_replaces_a_folder_or_file_that_ensim_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = shipped("erlang-b");
+    std::fs::create_dir_all(dir.path().join("mine/sub")).unwrap();
+    std::fs::write(dir.path().join("mine/sub/data.txt"), "precious").unwrap();
+    std::fs::write(dir.path().join("afile.txt"), "precious").unwrap();
+    for target in ["mine", "afile.txt"] {
+        let out = ensim(
+            &[
+                "run",
+                scenario.to_str().unwrap(),
+                "--out",
+                target,
+                "--quiet",
+            ],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        assert!(
+            text(&out.stderr).contains("not a results folder"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("mine/sub/data.txt")).unwrap(),
+        "precious"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("afile.txt")).unwrap(),
+        "precious"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "nothing left behind: {names:?}");
 }

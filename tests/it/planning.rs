@@ -16,7 +16,7 @@ use crate::support::{build, raw, shipped};
 #[test]
 fn the_95_percent_interval_of_ten_replications_contains_erlang_b() {
     let s = build(raw("erlang-b"), "erlang-b");
-    let r = replicate(&s, EngineKind::Default, 10, 2).unwrap();
+    let r = replicate(&s, EngineKind::Default, 10, 2, None).unwrap();
     let e = r.estimates["NoIdleResource.rate"];
     let i = e.interval.unwrap();
     let b = erlang_b(10, 5.0);
@@ -138,7 +138,7 @@ fn the_95_percent_intervals_cover_erlang_b_about_95_times_in_100() {
     let misses = crate::support::replicate(0..blocks, |block| {
         let mut r = r.clone();
         r.seed = 50_000 + block * 10;
-        let rep = replicate(&build(r, "erlang-b"), EngineKind::Default, 10, 1).unwrap();
+        let rep = replicate(&build(r, "erlang-b"), EngineKind::Default, 10, 1, None).unwrap();
         let i = rep.estimates["NoIdleResource.rate"].interval.unwrap();
         !(i.low <= erlang_b(10, 5.0) && erlang_b(10, 5.0) <= i.high)
     })
