@@ -409,7 +409,7 @@ fn sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             (points, None)
         }
     };
-    let csv = sweep_csv(&vary.key, &figures_reported, &points);
+    let csv = sweep_csv(&vary.key, &figures_reported, &points, vary.values.len());
     let mut files = vec![("sweep.csv", csv.clone())];
     if let Ok(chart) = ensim::plot::sweep_chart(&vary.key, &csv) {
         files.push(("sweep.svg", chart));
@@ -475,8 +475,16 @@ fn merge(parts: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
         read.push((file.display().to_string(), bytes));
     }
     let merged = merge_csv(&read)?;
-    report::write_folder(out, &[("sweep.csv", merged)])
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    let key = csv::Reader::from_reader(merged.as_slice())
+        .headers()
+        .ok()
+        .and_then(|h| h.get(2).map(str::to_string))
+        .unwrap_or_default();
+    let mut files = vec![("sweep.csv", merged.clone())];
+    if let Ok(chart) = ensim::plot::sweep_chart(&key, &merged) {
+        files.push(("sweep.svg", chart));
+    }
+    report::write_folder(out, &files).with_context(|| format!("cannot write {}", out.display()))?;
     println!("wrote {}", out.join("sweep.csv").display());
     Ok(ExitCode::SUCCESS)
 }

@@ -347,10 +347,11 @@ pub fn reported_figures(levels: &[ServiceLevel]) -> Vec<String> {
 }
 
 /// `sweep.csv`: one row per point, with each figure's mean and 95% interval.
-pub fn sweep_csv(key: &str, figures: &[String], points: &[Point]) -> Vec<u8> {
+pub fn sweep_csv(key: &str, figures: &[String], points: &[Point], total_points: usize) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec![
         "point".to_string(),
+        "points".to_string(),
         key.to_string(),
         "replications".to_string(),
     ];
@@ -366,6 +367,7 @@ pub fn sweep_csv(key: &str, figures: &[String], points: &[Point]) -> Vec<u8> {
     for p in points {
         let mut row = vec![
             p.index.to_string(),
+            total_points.to_string(),
             value_text(&p.value),
             p.result.seeds.len().to_string(),
         ];
@@ -448,6 +450,31 @@ pub fn merge_csv(parts: &[(String, Vec<u8>)]) -> Result<Vec<u8>, SweepError> {
     }
     let header = header.ok_or_else(|| SweepError::Merge("no files to merge".into()))?;
     rows.sort_by_key(|(p, _)| *p);
+    let column = |rec: &csv::StringRecord, k: usize| rec.get(k).unwrap_or_default().to_string();
+    for (k, what) in [(1, "the number of points"), (3, "replications")] {
+        if rows
+            .windows(2)
+            .any(|w| column(&w[0].1, k) != column(&w[1].1, k))
+        {
+            return Err(SweepError::Merge(format!(
+                "the files differ in {what}; merge shards of one sweep only"
+            )));
+        }
+    }
+    let total: usize = rows
+        .first()
+        .and_then(|r| r.1.get(1)?.parse().ok())
+        .unwrap_or(0);
+    let missing: Vec<String> = (0..total)
+        .filter(|p| !rows.iter().any(|r| r.0 == *p))
+        .map(|p| p.to_string())
+        .collect();
+    if !missing.is_empty() || rows.len() != total {
+        return Err(SweepError::Merge(format!(
+            "points {} of {total} are missing; merge the files of every shard",
+            missing.join(", ")
+        )));
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&header).expect("writing to memory");
     for (_, rec) in rows {
@@ -550,12 +577,27 @@ mod tests {
 
     #[test]
     fn merging_refuses_duplicates_and_mismatched_columns() {
-        let a = (String::from("a"), b"point,x\n0,1\n".to_vec());
-        let b = (String::from("b"), b"point,x\n1,2\n".to_vec());
+        let a = (
+            String::from("a"),
+            b"point,points,x,replications\n0,2,1,3\n".to_vec(),
+        );
+        let b = (
+            String::from("b"),
+            b"point,points,x,replications\n1,2,2,3\n".to_vec(),
+        );
         assert_eq!(
             merge_csv(&[b.clone(), a.clone()]).unwrap(),
-            b"point,x\n0,1\n1,2\n".to_vec()
+            b"point,points,x,replications\n0,2,1,3\n1,2,2,3\n".to_vec()
         );
+        assert!(
+            merge_csv(std::slice::from_ref(&a)).is_err(),
+            "a shard is missing"
+        );
+        let other_reps = (
+            String::from("c"),
+            b"point,points,x,replications\n1,2,2,5\n".to_vec(),
+        );
+        assert!(merge_csv(&[a.clone(), other_reps]).is_err());
         assert!(merge_csv(&[a.clone(), a.clone()]).is_err());
         assert!(merge_csv(&[a, (String::from("c"), b"point,y\n2,2\n".to_vec())]).is_err());
     }

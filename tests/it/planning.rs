@@ -79,7 +79,12 @@ fn sweep_file(path: &Path, vary: &Vary, opts: &SweepOptions, shard: Option<Shard
         .filter(|&i| shard.is_none_or(|s| s.owns(i)))
         .map(|i| run_point(path, vary, i, opts).unwrap())
         .collect();
-    sweep_csv(&vary.key, &reported_figures(&opts.levels), &points)
+    sweep_csv(
+        &vary.key,
+        &reported_figures(&opts.levels),
+        &points,
+        vary.values.len(),
+    )
 }
 
 #[test]
