@@ -184,7 +184,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            // Errors that quote their source already say it: skip the repeat.
+            let mut chain: Vec<String> = Vec::new();
+            for cause in e.chain().map(ToString::to_string) {
+                if !chain.last().is_some_and(|said| said.contains(&cause)) {
+                    chain.push(cause);
+                }
+            }
             eprintln!("ensim: error: {}", chain.join(": "));
             ExitCode::from(2)
         }
