@@ -508,6 +508,16 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for t in &args.tolerance {
         tol.add(t)?;
     }
+    let scenario_of = |dir: &Path| {
+        let json = std::fs::read(dir.join("run.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
+        v.get("scenario")?.as_str().map(str::to_string)
+    };
+    if let (Some(a), Some(b)) = (scenario_of(&args.run), scenario_of(&args.baseline))
+        && a != b
+    {
+        eprintln!("ensim: note: comparing a run of {a} with a baseline of {b}");
+    }
     let current = read_figures(&args.run)?;
     let baseline = read_figures(&args.baseline)?;
     let lines = compare(&current, &baseline, &tol);

@@ -23,6 +23,10 @@ use crate::time::SimDuration;
 
 pub use load::{CityGroups, LoadPlan, RawArrivals, RawCityRate, RawFlash, RawStep, RawTrace};
 
+/// The longest run, in simulated seconds: the nanosecond clock holds 584
+/// years, and a run keeps room to spare.
+pub const MAX_DURATION_S: f64 = 1e9;
+
 /// A scenario that cannot be used, with where and why. Its `Display` is one
 /// line.
 #[derive(Debug, thiserror::Error)]
@@ -653,6 +657,9 @@ impl Scenario {
             || format!("{name:?} cannot name a folder; use letters, digits, '-', '_' or '.'"),
         )?;
         v.positive("duration_s", raw.duration_s, "seconds of simulated time")?;
+        v.ensure(raw.duration_s <= MAX_DURATION_S, "duration_s", || {
+            format!("{:e} s is more than ensim's clock holds; give at most {MAX_DURATION_S:e} s (about 31 years)", raw.duration_s)
+        })?;
         v.ensure(
             raw.warmup_s.is_finite() && raw.warmup_s >= 0.0 && raw.warmup_s < raw.duration_s,
             "warmup_s",
