@@ -189,16 +189,9 @@ pub fn is_count_like(name: &str) -> bool {
     name.ends_with(".count") || name.ends_with(".rate") || name.ends_with(".rate_per_s")
 }
 
-const LATENCY_STATS: [&str; 8] = [
-    "count",
-    "rate_per_s",
-    "mean_ms",
-    "p50_ms",
-    "p90_ms",
-    "p99_ms",
-    "p999_ms",
-    "max_ms",
-];
+/// The stats of a latency figure: the columns of `summary.csv` after the
+/// action and the outcome.
+const LATENCY_STATS: &[&str] = crate::report::SUMMARY_COLUMNS.split_at(2).1;
 const COUNT_STATS: [&str; 7] = ["count", "mean", "p50", "p90", "p99", "p999", "max"];
 
 /// True if `name` is a figure some report can have, whether or not this one

@@ -173,6 +173,16 @@ impl Lines {
         Ok(true)
     }
 
+    /// Reads the next line that is not blank; false at the end of the file.
+    fn advance_past_blanks(&mut self) -> Result<bool, TraceError> {
+        while self.advance()? {
+            if !self.text().trim().is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The line read last, without its end.
     fn text(&self) -> &str {
         self.line.trim_end_matches(['\n', '\r'])
@@ -283,13 +293,10 @@ impl LlmFeed {
 impl Feed for LlmFeed {
     fn next_arrival(&mut self) -> Result<Option<TraceArrival>, TraceError> {
         loop {
-            if !self.lines.advance()? {
+            if !self.lines.advance_past_blanks()? {
                 return Ok(None);
             }
             let line = self.lines.text();
-            if line.trim().is_empty() {
-                continue;
-            }
             let stamp = line.split(',').next().unwrap_or_default();
             let Some(ns) = parse_timestamp(stamp) else {
                 return Err(self.lines.error(format!(
@@ -359,13 +366,10 @@ impl VmFeed {
     fn refill(&mut self) -> Result<bool, TraceError> {
         let interval_ns = SimDuration::from_secs_f64(VM_INTERVAL_S).as_nanos();
         loop {
-            if !self.lines.advance()? {
+            if !self.lines.advance_past_blanks()? {
                 return Ok(false);
             }
             let line = self.lines.text();
-            if line.trim().is_empty() {
-                continue;
-            }
             let (start, vms) = line.split_once(' ').unwrap_or((line, ""));
             let start: u64 = start.trim().parse().map_err(|_| {
                 self.lines
@@ -595,13 +599,10 @@ impl CsvFeed {
 impl Feed for CsvFeed {
     fn next_arrival(&mut self) -> Result<Option<TraceArrival>, TraceError> {
         loop {
-            if !self.lines.advance()? {
+            if !self.lines.advance_past_blanks()? {
                 return Ok(None);
             }
             let line = self.lines.text();
-            if line.trim().is_empty() {
-                continue;
-            }
             let line = line.to_string();
             let (offset, mut arrival) = self.parse(&line).map_err(|e| self.lines.error(e))?;
             if offset < self.last_ns {
